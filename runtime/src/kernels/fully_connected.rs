@@ -1,0 +1,77 @@
+//! Portable int8 fully connected kernel, bit-exact with LiteRT's reference
+//! `FullyConnectedPerChannel` (and the per-tensor kernel, whose multiplier is just repeated).
+
+use super::le_i32s;
+use crate::fixed_point::multiply_by_quantized_multiplier;
+
+/// The validated tensors and constants of one fully connected layer, borrowed from the blob.
+#[derive(Debug, Clone, Copy)]
+pub struct FullyConnectedView<'a> {
+    /// `output_len` rows of `input_len` weights.
+    pub weights: &'a [i8],
+    /// Folded biases, little-endian i32, one per output.
+    pub bias: &'a [u8],
+    /// Q31 multipliers, little-endian i32, one per output.
+    pub multipliers: &'a [u8],
+    /// Shifts, one i8 per output.
+    pub shifts: &'a [u8],
+    /// Elements per input row.
+    pub input_len: usize,
+    /// Zero point of the output.
+    pub output_offset: i32,
+    /// Lower clamp bound.
+    pub activation_min: i8,
+    /// Upper clamp bound.
+    pub activation_max: i8,
+}
+
+/// `output[o] = clamp(requant(bias[o] + Σ_k w[o][k]·input[k]) + output_offset)`.
+///
+/// Writes `min(output.len(), rows)` outputs; the caller passes matching lengths.
+pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
+    let rows = layer.weights.chunks_exact(layer.input_len.max(1));
+    let constants = le_i32s(layer.bias)
+        .zip(le_i32s(layer.multipliers))
+        .zip(layer.shifts.iter());
+    let min = layer.activation_min as i32;
+    let max = layer.activation_max as i32;
+    for ((out, row), ((bias, multiplier), &shift)) in output.iter_mut().zip(rows).zip(constants) {
+        let dot = row
+            .iter()
+            .zip(input)
+            .fold(0i32, |acc, (&w, &x)| acc.wrapping_add(w as i32 * x as i32));
+        let acc = bias.wrapping_add(dot);
+        let scaled = multiply_by_quantized_multiplier(acc, multiplier, shift as i8 as i32);
+        *out = scaled.wrapping_add(layer.output_offset).clamp(min, max) as i8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_by_three_by_hand() {
+        // w = [[1, 2, 3], [-1, 0, 1]], x = [10, 20, 30], bias = [5, -5], scale 1/2, zp 1.
+        let weights = [1i8, 2, 3, -1, 0, 1];
+        let bias: std::vec::Vec<u8> = [5i32, -5].iter().flat_map(|b| b.to_le_bytes()).collect();
+        let mult: std::vec::Vec<u8> = [1i32 << 30, 1 << 30]
+            .iter()
+            .flat_map(|b| b.to_le_bytes())
+            .collect();
+        let layer = FullyConnectedView {
+            weights: &weights,
+            bias: &bias,
+            multipliers: &mult,
+            shifts: &[0, 0],
+            input_len: 3,
+            output_offset: 1,
+            activation_min: -128,
+            activation_max: 127,
+        };
+        let mut out = [0i8; 2];
+        fully_connected(&layer, &[10, 20, 30], &mut out);
+        // (140 + 5) / 2 = 72.5 -> 73, + 1 = 74; (20 - 5) / 2 = 7.5 -> 8, + 1 = 9.
+        assert_eq!(out, [74, 9]);
+    }
+}

@@ -1,0 +1,39 @@
+//! `mote-runtime`: parse a `.mote` model blob once, then run it without a heap.
+//!
+//! The runtime is `#![no_std]` and never allocates. [`Model::parse`] validates every length,
+//! offset, shape, enum value and the CRC of a blob, so that [`Model::run`] cannot read out of
+//! bounds afterwards. Every failure is an [`Error`] variant; nothing panics on any input.
+//!
+//! ```
+//! # fn demo(blob: &[u8]) -> Result<(), mote_runtime::Error> {
+//! use mote_runtime::Model;
+//! let model = Model::parse(blob)?;
+//! let mut arena = [0u8; 1024];
+//! let input = [0i8; 64];
+//! let mut output = [0i8; 10];
+//! model.run(&input[..model.input_len()], &mut arena, &mut output[..model.output_len()])?;
+//! # Ok(()) }
+//! ```
+//!
+//! The blob layout is specified in `FORMAT.md` beside this crate.
+#![no_std]
+#![deny(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod crc32;
+mod error;
+pub mod fixed_point;
+pub mod header;
+pub mod kernels;
+pub mod manifest;
+mod model;
+pub mod plan;
+mod quantize;
+
+pub use error::Error;
+pub use manifest::{Layer, Manifest, QuantParams};
+pub use model::Model;
+pub use quantize::{dequantize, quantize};

@@ -1,0 +1,241 @@
+//! The manifest: what the blob holds, encoded with postcard right after the header.
+//!
+//! These types are shared with the exporter, which serialises them; the runtime deserialises
+//! them borrowing strings from the blob, so parsing copies nothing but the small layer list.
+
+use heapless::Vec;
+use serde::{Deserialize, Serialize};
+
+/// Most layers a model may have: bounds the size of a parsed [`crate::Model`].
+pub const MAX_LAYERS: usize = 16;
+/// Most metrics a blob's provenance may record.
+pub const MAX_METRICS: usize = 16;
+/// Largest length of any one tensor (elements).
+pub const MAX_DIM: u32 = 1 << 20;
+
+/// Everything the runtime needs to know about a blob besides the tensor bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest<'a> {
+    /// Which family of model this is.
+    pub kind: ModelKind,
+    /// The model input: length and quantisation.
+    pub input: TensorInfo,
+    /// The model output: length and quantisation.
+    pub output: TensorInfo,
+    /// The layers, run in order.
+    pub layers: Vec<Layer, MAX_LAYERS>,
+    /// Bytes of scratch memory `run` needs (see [`crate::plan`]); checked at parse.
+    pub arena_len: u32,
+    /// Where the model came from.
+    #[serde(borrow)]
+    pub provenance: Provenance<'a>,
+}
+
+/// The model families a blob can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ModelKind {
+    /// A feed-forward network of int8 layers.
+    Mlp,
+}
+
+/// Affine quantisation of a tensor: `real = scale * (q - zero_point)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct QuantParams {
+    /// Size of one quantisation step.
+    pub scale: f32,
+    /// The quantised value that stands for real zero, in `-128..=127` for int8.
+    pub zero_point: i32,
+}
+
+/// Length and quantisation of a model input or output (int8, one dimension).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TensorInfo {
+    /// Number of int8 elements.
+    pub len: u32,
+    /// Their quantisation.
+    pub quant: QuantParams,
+}
+
+/// A byte range of the blob holding one tensor, read in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Section {
+    /// Offset from the start of the blob; a multiple of 16.
+    pub offset: u32,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+/// One layer of an MLP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Layer {
+    /// int8 fully connected layer with per-channel requantisation and a fused clamp.
+    FullyConnected(FullyConnected),
+    /// int8 logistic (sigmoid); output scale 1/256, zero point -128.
+    Logistic(Elementwise),
+    /// int8 hyperbolic tangent; output scale 1/128, zero point 0.
+    Tanh(Elementwise),
+    /// int8 softmax over the whole vector; output scale 1/256, zero point -128.
+    Softmax(Softmax),
+}
+
+/// The activation fused into a fully connected layer (the clamp is what runs; this names it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FusedActivation {
+    /// No activation: clamp to the int8 range.
+    None,
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, 0), 6)`.
+    Relu6,
+}
+
+/// How a fully connected layer's weights are laid out in their section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum WeightLayout {
+    /// `output_len` rows of `input_len` int8 weights.
+    RowMajor,
+}
+
+/// int8 fully connected: `out[o] = clamp(requant(bias[o] + Σ_k w[o][k]·in[k]) + zp_out)`.
+///
+/// The bias is stored *folded*: it already includes `input_offset · Σ_k w[o][k]`, which makes
+/// the inner loop a plain dot product while staying bit-exact with LiteRT.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FullyConnected {
+    /// Elements in.
+    pub input_len: u32,
+    /// Elements out (output channels).
+    pub output_len: u32,
+    /// `-zero_point` of the input; informational, already folded into the bias.
+    pub input_offset: i32,
+    /// Quantisation of the output; its zero point is added after requantisation.
+    pub output: QuantParams,
+    /// Which activation the clamp implements.
+    pub activation: FusedActivation,
+    /// Lower clamp bound.
+    pub activation_min: i8,
+    /// Upper clamp bound.
+    pub activation_max: i8,
+    /// Order of the weights in `weights`.
+    pub layout: WeightLayout,
+    /// `input_len · output_len` int8 weights.
+    pub weights: Section,
+    /// `output_len` little-endian i32 folded biases.
+    pub bias: Section,
+    /// `output_len` little-endian i32 Q31 multipliers, each `>= 0`.
+    pub multipliers: Section,
+    /// `output_len` i8 shifts, each in `-31..=30` (positive shifts left).
+    pub shifts: Section,
+}
+
+/// Parameters of the LiteRT reference int8 LOGISTIC and TANH kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Elementwise {
+    /// Elements in and out.
+    pub len: u32,
+    /// Zero point of the input.
+    pub input_zero_point: i32,
+    /// Inputs at least this far from the zero point saturate.
+    pub input_range_radius: i32,
+    /// Fixed-point multiplier that rescales the input.
+    pub input_multiplier: i32,
+    /// Left shift that goes with `input_multiplier`.
+    pub input_left_shift: i32,
+    /// Quantisation of the output (fixed by the op; recorded for inspection).
+    pub output: QuantParams,
+}
+
+/// Parameters of the LiteRT reference int8 SOFTMAX kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Softmax {
+    /// Elements in and out.
+    pub len: u32,
+    /// Fixed-point multiplier of `beta · input_scale`.
+    pub input_beta_multiplier: i32,
+    /// Left shift that goes with `input_beta_multiplier`.
+    pub input_beta_left_shift: i32,
+    /// Differences from the maximum below this contribute nothing.
+    pub diff_min: i32,
+    /// Quantisation of the output (fixed by the op; recorded for inspection).
+    pub output: QuantParams,
+}
+
+/// Where a model came from: enough to reproduce and audit it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance<'a> {
+    /// The tool and version that wrote the blob, e.g. `mote-exporter 0.1.0`.
+    pub producer: &'a str,
+    /// What the model was made from: a checkpoint or `.tflite` path, or a description.
+    pub source: &'a str,
+    /// Hex digest identifying the training data, or empty when unknown.
+    pub data_hash: &'a str,
+    /// Metrics measured at export time (e.g. `int8_accuracy`).
+    #[serde(borrow)]
+    pub metrics: Vec<Metric<'a>, MAX_METRICS>,
+}
+
+/// One named measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Metric<'a> {
+    /// What was measured.
+    pub name: &'a str,
+    /// Its value.
+    pub value: f32,
+}
+
+impl Layer {
+    /// Elements the layer reads.
+    pub fn input_len(&self) -> u32 {
+        match self {
+            Layer::FullyConnected(fc) => fc.input_len,
+            Layer::Logistic(e) | Layer::Tanh(e) => e.len,
+            Layer::Softmax(s) => s.len,
+        }
+    }
+
+    /// Elements the layer writes.
+    pub fn output_len(&self) -> u32 {
+        match self {
+            Layer::FullyConnected(fc) => fc.output_len,
+            Layer::Logistic(e) | Layer::Tanh(e) => e.len,
+            Layer::Softmax(s) => s.len,
+        }
+    }
+
+    /// Quantisation of the layer's output.
+    pub fn output_quant(&self) -> QuantParams {
+        match self {
+            Layer::FullyConnected(fc) => fc.output,
+            Layer::Logistic(e) | Layer::Tanh(e) => e.output,
+            Layer::Softmax(s) => s.output,
+        }
+    }
+
+    /// Short op name, as LiteRT spells it.
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            Layer::FullyConnected(_) => "FULLY_CONNECTED",
+            Layer::Logistic(_) => "LOGISTIC",
+            Layer::Tanh(_) => "TANH",
+            Layer::Softmax(_) => "SOFTMAX",
+        }
+    }
+
+    /// Multiply-accumulates per inference.
+    pub fn macs(&self) -> u64 {
+        match self {
+            Layer::FullyConnected(fc) => fc.input_len as u64 * fc.output_len as u64,
+            _ => 0,
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! [`Model`]: a parsed, validated blob, ready to run.
+
+use crate::header::{Header, HEADER_LEN, SECTION_ALIGN};
+use crate::kernels::{self, FullyConnectedView};
+use crate::manifest::{FullyConnected, Layer, Manifest, ModelKind, Section, MAX_DIM};
+use crate::plan::{self, Plan, Slot};
+use crate::{dequantize, quantize, Error, QuantParams};
+
+/// A model blob that passed validation. Borrowed from the blob bytes, which stay in place
+/// (in flash on a device): weights are read from them directly.
+#[derive(Debug, Clone)]
+pub struct Model<'a> {
+    blob: &'a [u8],
+    manifest: Manifest<'a>,
+    plan: Plan,
+}
+
+impl<'a> Model<'a> {
+    /// Parses and validates `blob`: header, CRC, manifest, every section's bounds, alignment and
+    /// length, every shape and quantisation parameter, and the arena size.
+    ///
+    /// After this succeeds, [`Model::run`] cannot fail except on wrongly sized arguments.
+    pub fn parse(blob: &'a [u8]) -> Result<Model<'a>, Error> {
+        let header = Header::parse(blob)?;
+        let manifest_end = HEADER_LEN
+            .checked_add(header.manifest_len as usize)
+            .ok_or(Error::ManifestOutOfBounds)?;
+        let manifest_bytes = blob
+            .get(HEADER_LEN..manifest_end)
+            .ok_or(Error::ManifestOutOfBounds)?;
+        let (manifest, rest) = postcard::take_from_bytes::<Manifest<'a>>(manifest_bytes)
+            .map_err(|_| Error::ManifestDecode)?;
+        if !rest.is_empty() {
+            return Err(Error::ManifestDecode);
+        }
+        let plan = validate(&manifest, blob, header.data_start())?;
+        Ok(Model {
+            blob,
+            manifest,
+            plan,
+        })
+    }
+
+    /// The decoded manifest: layers, quantisation, provenance.
+    pub fn manifest(&self) -> &Manifest<'a> {
+        &self.manifest
+    }
+
+    /// The layers, in the order they run.
+    pub fn layers(&self) -> &[Layer] {
+        &self.manifest.layers
+    }
+
+    /// Bytes of scratch memory [`Model::run`] needs.
+    pub fn arena_len(&self) -> usize {
+        self.plan.arena_len()
+    }
+
+    /// Number of int8 input elements.
+    pub fn input_len(&self) -> usize {
+        self.manifest.input.len as usize
+    }
+
+    /// Number of int8 output elements.
+    pub fn output_len(&self) -> usize {
+        self.manifest.output.len as usize
+    }
+
+    /// Quantisation of the input.
+    pub fn input_quant(&self) -> QuantParams {
+        self.manifest.input.quant
+    }
+
+    /// Quantisation of the output.
+    pub fn output_quant(&self) -> QuantParams {
+        self.manifest.output.quant
+    }
+
+    /// Multiply-accumulates per inference.
+    pub fn macs(&self) -> u64 {
+        self.layers().iter().map(Layer::macs).sum()
+    }
+
+    /// Quantises real-valued features into the model's int8 input.
+    pub fn quantize_input(&self, features: &[f32], input: &mut [i8]) -> Result<(), Error> {
+        if features.len() != self.input_len() || input.len() != self.input_len() {
+            return Err(Error::InputLength);
+        }
+        let q = self.input_quant();
+        for (x, q_x) in features.iter().zip(input.iter_mut()) {
+            *q_x = quantize(*x, q);
+        }
+        Ok(())
+    }
+
+    /// Turns the model's int8 output into real values.
+    pub fn dequantize_output(&self, output: &[i8], values: &mut [f32]) -> Result<(), Error> {
+        if output.len() != self.output_len() || values.len() != self.output_len() {
+            return Err(Error::OutputLength);
+        }
+        let q = self.output_quant();
+        for (y, v) in output.iter().zip(values.iter_mut()) {
+            *v = dequantize(*y, q);
+        }
+        Ok(())
+    }
+
+    /// Runs the model on one int8 input vector, writing its int8 output.
+    ///
+    /// `arena` must hold at least [`Model::arena_len`] bytes; its contents on entry do not matter.
+    pub fn run(&self, input: &[i8], arena: &mut [u8], output: &mut [i8]) -> Result<(), Error> {
+        if input.len() != self.input_len() {
+            return Err(Error::InputLength);
+        }
+        if output.len() != self.output_len() {
+            return Err(Error::OutputLength);
+        }
+        let arena = arena
+            .get_mut(..self.plan.arena_len())
+            .ok_or(Error::ArenaTooSmall)?;
+        let (a, b) = kernels::bytes_as_i8_mut(arena).split_at_mut(self.plan.a_len);
+        let count = self.layers().len();
+        for (index, layer) in self.layers().iter().enumerate() {
+            let out_len = layer.output_len() as usize;
+            let in_len = layer.input_len() as usize;
+            // The source and destination are always different slots, so no copy is needed.
+            match (plan::source(index, count), plan::destination(index, count)) {
+                (Slot::Input, Slot::Output) => {
+                    self.run_layer(layer, prefix(input, in_len)?, prefix_mut(output, out_len)?)?
+                }
+                (Slot::Input, Slot::A) => {
+                    self.run_layer(layer, prefix(input, in_len)?, prefix_mut(a, out_len)?)?
+                }
+                (Slot::A, Slot::B) => {
+                    self.run_layer(layer, prefix(a, in_len)?, prefix_mut(b, out_len)?)?
+                }
+                (Slot::B, Slot::A) => {
+                    self.run_layer(layer, prefix(b, in_len)?, prefix_mut(a, out_len)?)?
+                }
+                (Slot::A, Slot::Output) => {
+                    self.run_layer(layer, prefix(a, in_len)?, prefix_mut(output, out_len)?)?
+                }
+                (Slot::B, Slot::Output) => {
+                    self.run_layer(layer, prefix(b, in_len)?, prefix_mut(output, out_len)?)?
+                }
+                _ => return Err(Error::ShapeMismatch),
+            }
+        }
+        Ok(())
+    }
+
+    fn run_layer(&self, layer: &Layer, input: &[i8], output: &mut [i8]) -> Result<(), Error> {
+        match layer {
+            Layer::FullyConnected(fc) => {
+                let view = self.fully_connected_view(fc)?;
+                kernels::fully_connected(&view, input, output);
+            }
+            Layer::Logistic(p) => kernels::logistic(p, input, output),
+            Layer::Tanh(p) => kernels::tanh(p, input, output),
+            Layer::Softmax(p) => kernels::softmax(p, input, output),
+        }
+        Ok(())
+    }
+
+    fn fully_connected_view(&self, fc: &FullyConnected) -> Result<FullyConnectedView<'a>, Error> {
+        Ok(FullyConnectedView {
+            weights: kernels::bytes_as_i8(self.section(fc.weights)?),
+            bias: self.section(fc.bias)?,
+            multipliers: self.section(fc.multipliers)?,
+            shifts: self.section(fc.shifts)?,
+            input_len: fc.input_len as usize,
+            output_offset: fc.output.zero_point,
+            activation_min: fc.activation_min,
+            activation_max: fc.activation_max,
+        })
+    }
+
+    /// The bytes of a section (validated at parse, so this does not fail for a parsed model).
+    pub fn section(&self, section: Section) -> Result<&'a [u8], Error> {
+        let start = section.offset as usize;
+        let end = start
+            .checked_add(section.len as usize)
+            .ok_or(Error::SectionOutOfBounds)?;
+        self.blob.get(start..end).ok_or(Error::SectionOutOfBounds)
+    }
+}
+
+fn prefix(slice: &[i8], len: usize) -> Result<&[i8], Error> {
+    slice.get(..len).ok_or(Error::ShapeMismatch)
+}
+
+fn prefix_mut(slice: &mut [i8], len: usize) -> Result<&mut [i8], Error> {
+    slice.get_mut(..len).ok_or(Error::ShapeMismatch)
+}
+
+/// Checks everything about the manifest against `blob`, whose tensor data may start at
+/// `data_start`; returns the arena plan.
+fn validate(manifest: &Manifest<'_>, blob: &[u8], data_start: usize) -> Result<Plan, Error> {
+    match manifest.kind {
+        ModelKind::Mlp => {}
+    }
+    let layers = &manifest.layers;
+    let first = layers.first().ok_or(Error::NoLayers)?;
+    let last = layers.last().ok_or(Error::NoLayers)?;
+    check_dim(manifest.input.len)?;
+    check_dim(manifest.output.len)?;
+    check_quant(manifest.input.quant)?;
+    check_quant(manifest.output.quant)?;
+    if first.input_len() != manifest.input.len || last.output_len() != manifest.output.len {
+        return Err(Error::ShapeMismatch);
+    }
+    if last.output_quant() != manifest.output.quant {
+        return Err(Error::BadQuantParams);
+    }
+    let sections = SectionCheck { blob, data_start };
+    let mut previous_len = manifest.input.len;
+    for layer in layers {
+        check_dim(layer.input_len())?;
+        check_dim(layer.output_len())?;
+        if layer.input_len() != previous_len {
+            return Err(Error::ShapeMismatch);
+        }
+        previous_len = layer.output_len();
+        check_quant(layer.output_quant())?;
+        match layer {
+            Layer::FullyConnected(fc) => validate_fully_connected(fc, &sections)?,
+            Layer::Logistic(p) => kernels::validate_logistic(p)?,
+            Layer::Tanh(p) => kernels::validate_tanh(p)?,
+            Layer::Softmax(p) => kernels::validate_softmax(p)?,
+        }
+    }
+    let plan = Plan::new(layers);
+    if plan.arena_len() != manifest.arena_len as usize {
+        return Err(Error::ArenaLenMismatch);
+    }
+    Ok(plan)
+}
+
+fn check_dim(len: u32) -> Result<(), Error> {
+    if len == 0 || len > MAX_DIM {
+        return Err(Error::BadDimension);
+    }
+    Ok(())
+}
+
+fn check_quant(q: QuantParams) -> Result<(), Error> {
+    if !(q.scale.is_finite() && q.scale > 0.0) || !(-128..=127).contains(&q.zero_point) {
+        return Err(Error::BadQuantParams);
+    }
+    Ok(())
+}
+
+struct SectionCheck<'b> {
+    blob: &'b [u8],
+    data_start: usize,
+}
+
+impl<'b> SectionCheck<'b> {
+    /// Checks bounds, alignment and that the section holds `elements · element_size` bytes;
+    /// returns the section's bytes for value checks.
+    fn check(&self, section: Section, elements: u32, element_size: u32) -> Result<&'b [u8], Error> {
+        let start = section.offset as usize;
+        let end = start
+            .checked_add(section.len as usize)
+            .ok_or(Error::SectionOutOfBounds)?;
+        if start < self.data_start {
+            return Err(Error::SectionOutOfBounds);
+        }
+        let bytes = self.blob.get(start..end).ok_or(Error::SectionOutOfBounds)?;
+        if start % SECTION_ALIGN != 0 {
+            return Err(Error::SectionMisaligned);
+        }
+        let expected = (elements as u64) * (element_size as u64);
+        if section.len as u64 != expected {
+            return Err(Error::SectionLengthMismatch);
+        }
+        Ok(bytes)
+    }
+}
+
+fn validate_fully_connected(fc: &FullyConnected, sections: &SectionCheck<'_>) -> Result<(), Error> {
+    let weights = fc
+        .input_len
+        .checked_mul(fc.output_len)
+        .ok_or(Error::BadDimension)?;
+    sections.check(fc.weights, weights, 1)?;
+    sections.check(fc.bias, fc.output_len, 4)?;
+    let multipliers = sections.check(fc.multipliers, fc.output_len, 4)?;
+    let shifts = sections.check(fc.shifts, fc.output_len, 1)?;
+    if kernels::le_i32s(multipliers).any(|m| m < 0)
+        || shifts.iter().any(|&s| !(-31..=30).contains(&(s as i8)))
+    {
+        return Err(Error::BadQuantParams);
+    }
+    if fc.activation_min > fc.activation_max || fc.input_offset.unsigned_abs() > 128 {
+        return Err(Error::BadQuantParams);
+    }
+    Ok(())
+}
