@@ -1,1 +1,50 @@
-fn main() {}
+//! `mote`: train small models, export them to int8 blobs, inspect and run them.
+
+mod commands;
+mod table;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// mote — train small models on a host, run them quantised on microcontrollers.
+///
+/// Start with `mote quickstart`: it trains a digits classifier, exports it to an int8 blob,
+/// runs the blob through the embedded runtime and reports float vs int8 accuracy and memory.
+#[derive(Parser)]
+#[command(name = "mote", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train on the bundled digits data, export, run the blob and report (about ten seconds).
+    Quickstart(commands::quickstart::Args),
+    /// Train a float MLP on a CSV data set and save a checkpoint.
+    Train(commands::train::Args),
+    /// Quantise a checkpoint (or import an int8 .tflite) into a .mote blob.
+    Export(commands::export::Args),
+    /// Show a blob's layers, shapes, quantisation, sizes and provenance.
+    Inspect(commands::inspect::Args),
+    /// Run a blob on rows of a CSV file and write the outputs as CSV.
+    Run(commands::run::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Quickstart(args) => commands::quickstart::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Export(args) => commands::export::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
+        Command::Run(args) => commands::run::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

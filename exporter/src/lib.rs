@@ -1,1 +1,23 @@
-//! mote-exporter
+//! `mote-exporter`: from float models to quantised `.mote` blobs.
+//!
+//! Two ways in, one way out:
+//! - [`tflite`] imports an int8 `.tflite` flatbuffer into a [`QuantGraph`];
+//! - [`ptq`] quantises a float `mote-train` checkpoint with a calibration set;
+//! - [`lower`] turns a [`QuantGraph`] into the runtime's fixed-point layers and [`blob`] writes
+//!   the bytes; [`evaluate`] runs a blob on real-valued rows through the runtime.
+#![deny(missing_docs)]
+
+pub mod activation_params;
+pub mod blob;
+mod error;
+pub mod evaluate;
+pub mod graph;
+pub mod lower;
+pub mod ptq;
+pub mod report;
+pub mod requant;
+pub mod tflite;
+
+pub use blob::{build, ProvenanceInfo};
+pub use error::ExportError;
+pub use graph::{QuantDense, QuantGraph, QuantOp};

@@ -137,21 +137,24 @@ pub struct FullyConnected {
 }
 
 /// Parameters of the LiteRT reference int8 LOGISTIC and TANH kernels.
+///
+/// LiteRT's reference (and generic optimised) int8 kernels for these ops are a 256-entry lookup
+/// table that Prepare fills in float arithmetic from the input and output quantisation; the
+/// exporter computes the same table (`mote_exporter::activation_params`) and the runtime only
+/// looks values up, so no float maths runs on the device.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Elementwise {
     /// Elements in and out.
     pub len: u32,
-    /// Zero point of the input.
-    pub input_zero_point: i32,
-    /// Inputs at least this far from the zero point saturate.
-    pub input_range_radius: i32,
-    /// Fixed-point multiplier that rescales the input.
-    pub input_multiplier: i32,
-    /// Left shift that goes with `input_multiplier`.
-    pub input_left_shift: i32,
+    /// Quantisation of the input (recorded for inspection; `table` already applies it).
+    pub input: QuantParams,
     /// Quantisation of the output (fixed by the op; recorded for inspection).
     pub output: QuantParams,
+    /// The op on every int8 input: input byte `b` (the input's bits as `u8`) maps to
+    /// `table[b >> 4][b & 15]`. Rows of 16 because serde derives arrays only up to 32 long;
+    /// postcard stores the 256 bytes without a length prefix.
+    pub table: [[i8; 16]; 16],
 }
 
 /// Parameters of the LiteRT reference int8 SOFTMAX kernel.

@@ -1,1 +1,29 @@
-//! mote-train
+//! mote-train: the host-side training core of mote.
+//!
+//! It trains small models (today: MLPs) in f64 on the host and hands the exporter a
+//! self-contained float [`Checkpoint`] whose `forward` maps raw features to raw outputs.
+//!
+//! - [`tape`]: reverse-mode autodiff over dense matrices (gradient-checked op by op);
+//! - [`nn`], [`mlp`]: dense layers, activations and the MLP model;
+//! - [`optim`]: Adam and SGD;
+//! - [`data`]: CSV data sets, the `i % 5 == 4` test split and a provenance fingerprint;
+//! - [`metrics`]: accuracy, RMSE, MAE;
+//! - [`checkpoint`]: the float checkpoint and its safetensors file (see `CHECKPOINT.md`);
+//! - [`train`]: [`train_classifier`] and [`train_regressor`];
+//! - [`prng`]: the seeded generator behind reproducible runs.
+#![deny(missing_docs)]
+
+pub mod checkpoint;
+pub mod data;
+pub mod metrics;
+pub mod mlp;
+pub mod nn;
+pub mod optim;
+pub mod prng;
+pub mod tape;
+pub mod train;
+
+pub use checkpoint::{Checkpoint, CheckpointError, DenseLayer, Task};
+pub use data::{DataError, Dataset};
+pub use nn::Activation;
+pub use train::{train_classifier, train_regressor, EpochReport, TrainConfig};

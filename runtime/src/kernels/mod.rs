@@ -5,6 +5,7 @@
 //! `get`, so that even a wrong call cannot read out of bounds.
 
 mod fully_connected;
+mod gemmlowp;
 mod logistic;
 mod softmax;
 mod tanh;

@@ -1,0 +1,214 @@
+//! `mote bench`: instruction counts, flash and RAM of a blob on an emulated board.
+//!
+//! QEMU runs with `-icount shift=0`, so each instruction advances virtual time by exactly 1 ns
+//! and SysTick, clocked at the board's `sysclk_hz`, ticks once every `1e9 / sysclk_hz`
+//! instructions (40 on mps2-an386). Figures are therefore **instruction counts** (not cycles),
+//! exact up to one tick per measured interval.
+
+use crate::elf::{Elf, Sections};
+use crate::error::io;
+use crate::{device, qemu, Board, BoardError};
+use mote_runtime::Model;
+use serde::Serialize;
+
+/// What `mote bench` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// The board.
+    pub board: String,
+    /// What the numbers count, spelled out for readers of the JSON.
+    pub unit: &'static str,
+    /// Instructions per SysTick tick: the resolution of each measured interval.
+    pub instructions_per_tick: f64,
+    /// Bytes of the blob (in the model partition, not counted in `flash_bytes`).
+    pub blob_bytes: u64,
+    /// Input rows the inference figure is averaged over.
+    pub rows: u64,
+    /// Multiply-accumulates per inference.
+    pub macs: u64,
+    /// Instructions `Model::parse` took (it validates the whole blob, CRC included).
+    pub parse_instructions: u64,
+    /// Instructions of one `Model::run`, mean over the rows.
+    pub inference_instructions: f64,
+    /// `inference_instructions / macs`.
+    pub instructions_per_mac: f64,
+    /// Per layer, mean over the rows (measured by running the layers one at a time).
+    pub layers: Vec<LayerBench>,
+    /// Flash the firmware takes: vectors + text + rodata + data's initial values (blob apart).
+    pub flash_bytes: u64,
+    /// RAM: data + bss (without the firmware's unused buffer capacity) + arena + one output row
+    /// + the measured stack high-water mark.
+    pub ram_bytes: u64,
+    /// The breakdown of `flash_bytes` and `ram_bytes`.
+    pub memory: Memory,
+}
+
+/// One layer's share of an inference.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerBench {
+    /// Position in the model.
+    pub index: usize,
+    /// The op (`FULLY_CONNECTED`, ...).
+    pub op: String,
+    /// Multiply-accumulates of this layer.
+    pub macs: u64,
+    /// Instructions, mean over the rows.
+    pub instructions: f64,
+}
+
+/// Where the flash and RAM bytes go.
+#[derive(Debug, Clone, Serialize)]
+pub struct Memory {
+    /// Section sizes of the firmware ELF.
+    pub sections: Sections,
+    /// bss without the firmware's model buffers (`MOTE_BUFFERS`).
+    pub bss_without_buffers: u64,
+    /// Bytes of arena the model uses.
+    pub arena: u64,
+    /// Bytes of one output row.
+    pub output: u64,
+    /// Deepest stack use seen (stack painting), bytes.
+    pub stack: u64,
+}
+
+/// Input rows used when the caller gives none: deterministic pseudo-random int8 values.
+pub const DEFAULT_ROWS: usize = 16;
+
+/// Builds the firmware for `board_name` (cached by cargo), runs `blob` under QEMU with
+/// `-icount shift=0` on `rows` (or [`DEFAULT_ROWS`] pseudo-random rows), and measures.
+pub fn bench(
+    board_name: &str,
+    blob: &[u8],
+    rows: Option<&[Vec<i8>]>,
+) -> Result<BenchReport, BoardError> {
+    let board = Board::load(board_name)?;
+    let sysclk_hz = board.qemu()?.sysclk_hz;
+    let model =
+        Model::parse(blob).map_err(|e| BoardError::Partition(format!("blob rejected: {e}")))?;
+    let generated;
+    let rows = match rows {
+        Some(rows) => rows,
+        None => {
+            generated = pseudo_random_rows(DEFAULT_ROWS, model.input_len());
+            &generated
+        }
+    };
+    let options = qemu::Options {
+        icount: true,
+        ..qemu::Options::default()
+    };
+    let run = device::run_rows(&board, blob, rows, options)?;
+    let elf_bytes = std::fs::read(&run.elf).map_err(io(format!("{}", run.elf.display())))?;
+    let elf = Elf::parse(&elf_bytes)?;
+    let sections = elf.sections();
+    let (_, buffers) = elf.symbol("MOTE_BUFFERS")?;
+
+    let per_tick = 1e9 / sysclk_hz as f64;
+    let n = run.row_ticks.len().max(1) as f64;
+    let inference = run.row_ticks.iter().sum::<u64>() as f64 * per_tick / n;
+    let layers = run
+        .layer_ticks
+        .iter()
+        .zip(model.layers())
+        .enumerate()
+        .map(|(index, ((op, ticks), layer))| LayerBench {
+            index,
+            op: op.clone(),
+            macs: layer.macs(),
+            instructions: *ticks as f64 * per_tick / n,
+        })
+        .collect();
+    let bss_without_buffers = sections.bss.saturating_sub(buffers);
+    let memory = Memory {
+        sections,
+        bss_without_buffers,
+        arena: run.arena_len,
+        output: run.output_len,
+        stack: run.stack_bytes,
+    };
+    Ok(BenchReport {
+        board: board.name.clone(),
+        unit: "instructions (QEMU -icount shift=0, counted with SysTick), not cycles",
+        instructions_per_tick: per_tick,
+        blob_bytes: blob.len() as u64,
+        rows: run.row_ticks.len() as u64,
+        macs: model.macs(),
+        parse_instructions: (run.parse_ticks as f64 * per_tick).round() as u64,
+        inference_instructions: inference,
+        instructions_per_mac: inference / model.macs().max(1) as f64,
+        layers,
+        flash_bytes: sections.flash(),
+        ram_bytes: sections.data
+            + bss_without_buffers
+            + memory.arena
+            + memory.output
+            + memory.stack,
+        memory,
+    })
+}
+
+impl BenchReport {
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+impl std::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{}: instruction counts (QEMU -icount shift=0; SysTick resolution {} instructions), not cycles",
+            self.board, self.instructions_per_tick
+        )?;
+        writeln!(
+            f,
+            "  blob        {} bytes, {} MACs per inference",
+            self.blob_bytes, self.macs
+        )?;
+        writeln!(f, "  parse       {} instructions", self.parse_instructions)?;
+        writeln!(
+            f,
+            "  inference   {:.0} instructions (mean of {} rows), {:.2} instructions/MAC",
+            self.inference_instructions, self.rows, self.instructions_per_mac
+        )?;
+        for layer in &self.layers {
+            writeln!(
+                f,
+                "    layer {:>2} {:<16} {:>10.0} instructions  {:>8} MACs",
+                layer.index, layer.op, layer.instructions, layer.macs
+            )?;
+        }
+        let s = &self.memory.sections;
+        writeln!(
+            f,
+            "  flash       {} bytes (text {} + rodata {} + vectors {} + data {}; blob apart)",
+            self.flash_bytes, s.text, s.rodata, s.vector_table, s.data
+        )?;
+        write!(
+            f,
+            "  RAM         {} bytes (data {} + bss {} + arena {} + output {} + stack {})",
+            self.ram_bytes,
+            s.data,
+            self.memory.bss_without_buffers,
+            self.memory.arena,
+            self.memory.output,
+            self.memory.stack
+        )
+    }
+}
+
+/// `count` rows of `len` int8 values from a fixed-seed SplitMix64.
+pub fn pseudo_random_rows(count: usize, len: usize) -> Vec<Vec<i8>> {
+    let mut state = 0x6d6f_7465_u64;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) as u8 as i8
+    };
+    (0..count)
+        .map(|_| (0..len).map(|_| next()).collect())
+        .collect()
+}

@@ -1,0 +1,118 @@
+//! A board folder: `boards/<name>/board.toml` beside the `memory.x` the firmware links with.
+
+use crate::error::{io, BoardError};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// One board: how to build the firmware for it and, for emulated boards, how to run it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Board {
+    /// The folder name, e.g. `qemu-m4`.
+    pub name: String,
+    /// The Rust target triple of the firmware.
+    pub target: String,
+    /// Extra rustc flags for the firmware build (e.g. `-C target-cpu=cortex-m55`).
+    #[serde(default)]
+    pub rustflags: Vec<String>,
+    /// Flash address of the model partition (the origin of MODEL in `memory.x`).
+    pub partition: u64,
+    /// Bytes reserved for the model partition.
+    pub partition_len: u64,
+    /// How QEMU emulates the board; `None` for real boards.
+    #[serde(default)]
+    pub qemu: Option<QemuConfig>,
+    /// Folder the board was read from (not in the file).
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+/// The `[qemu]` table of an emulated board.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QemuConfig {
+    /// `-machine` of `qemu-system-arm`.
+    pub machine: String,
+    /// Frequency of the clock SysTick counts in QEMU's model of the board.
+    pub sysclk_hz: u64,
+}
+
+impl Board {
+    /// Reads `boards/<name>/board.toml`.
+    pub fn load(name: &str) -> Result<Board, BoardError> {
+        Board::load_from(&crate::boards_dir(), name)
+    }
+
+    /// Reads `<boards>/<name>/board.toml`.
+    pub fn load_from(boards: &Path, name: &str) -> Result<Board, BoardError> {
+        let dir = boards.join(name);
+        let path = dir.join("board.toml");
+        if name.is_empty() || name.contains(['/', '\\', '.']) || !path.is_file() {
+            return Err(BoardError::UnknownBoard {
+                name: name.to_string(),
+                known: Board::names_in(boards).unwrap_or_default(),
+            });
+        }
+        let text = std::fs::read_to_string(&path).map_err(io(format!("{}", path.display())))?;
+        let mut board: Board = toml::from_str(&text).map_err(|e| BoardError::BoardFile {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if board.name != name {
+            return Err(BoardError::BoardFile {
+                path,
+                message: format!("name `{}` differs from its folder `{name}`", board.name),
+            });
+        }
+        board.dir = dir;
+        Ok(board)
+    }
+
+    /// Names of all board folders under `boards/`, sorted.
+    pub fn names() -> Result<Vec<String>, BoardError> {
+        Board::names_in(&crate::boards_dir())
+    }
+
+    fn names_in(boards: &Path) -> Result<Vec<String>, BoardError> {
+        let entries =
+            std::fs::read_dir(boards).map_err(io(format!("listing {}", boards.display())))?;
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("board.toml").is_file())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The QEMU settings, or an error naming a real board.
+    pub fn qemu(&self) -> Result<&QemuConfig, BoardError> {
+        self.qemu
+            .as_ref()
+            .ok_or_else(|| BoardError::NotEmulated(self.name.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_board_folder_loads() {
+        let names = Board::names().unwrap();
+        for name in ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"] {
+            assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+        }
+        for name in names {
+            let board = Board::load(&name).unwrap();
+            assert!(board.dir.join("memory.x").is_file(), "{name}: no memory.x");
+            assert!(board.partition_len > 0);
+        }
+    }
+
+    #[test]
+    fn unknown_board_lists_the_known_ones() {
+        let e = Board::load("no-such-board").unwrap_err();
+        assert!(e.to_string().contains("qemu-m4"), "{e}");
+    }
+}

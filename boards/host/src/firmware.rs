@@ -1,0 +1,68 @@
+//! Builds `firmware/` for a board with cargo.
+//!
+//! Each board gets its own target directory (`firmware/target/<board>`), so boards that share a
+//! target triple but not CPU flags (qemu-m33 and qemu-m55) never invalidate each other's build;
+//! cargo's incremental build is the cache, and a rebuild with nothing changed takes well under a
+//! second.
+
+use crate::error::{io, BoardError};
+use crate::Board;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Name of the firmware binary.
+pub const BINARY: &str = "mote-firmware";
+
+/// The `firmware/` folder.
+pub fn dir() -> PathBuf {
+    crate::repo_root().join("firmware")
+}
+
+/// Where the firmware ELF for `board` is (or will be) built.
+pub fn elf_path(board: &Board) -> PathBuf {
+    dir()
+        .join("target")
+        .join(&board.name)
+        .join(&board.target)
+        .join("release")
+        .join(BINARY)
+}
+
+/// Builds the firmware for `board` (release profile) and returns the ELF's path.
+pub fn build(board: &Board) -> Result<PathBuf, BoardError> {
+    let firmware = dir();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(&firmware)
+        .args(["build", "--release", "--quiet", "--bin", BINARY, "--target"])
+        .arg(&board.target)
+        .arg("--target-dir")
+        .arg(firmware.join("target").join(&board.name))
+        .env("MOTE_BOARD", &board.name)
+        // The board's flags replace any the caller's environment carries (they would otherwise
+        // leak host-only flags into a thumb build, or be overridden by them).
+        .env("CARGO_ENCODED_RUSTFLAGS", board.rustflags.join("\u{1f}"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .map_err(io("running cargo to build the firmware"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        return Err(BoardError::Build {
+            board: board.name.clone(),
+            output: tail,
+        });
+    }
+    let elf = elf_path(board);
+    if !elf.is_file() {
+        return Err(BoardError::Elf(format!(
+            "cargo succeeded but {} is missing",
+            elf.display()
+        )));
+    }
+    Ok(elf)
+}

@@ -1,0 +1,291 @@
+//! Bit-exactness on emulated Cortex-M cores: the firmware is built for qemu-m4 (Cortex-M4F),
+//! qemu-m33 (Cortex-M33) and qemu-m55 (Cortex-M55 with Helium), each blob runs on every input
+//! row under `qemu-system-arm`, and every output byte must equal the host runtime's.
+//!
+//! Blobs: the LiteRT fixtures (`tests/fixtures/litert/*.tflite`, imported and built by the
+//! exporter, with their `*.input.csv` rows), a random multi-layer FullyConnected graph, and the
+//! quickstart blob `out/quickstart/digits.mote` when it has been made. Also checked: a corrupt or
+//! missing model partition gives an error line and a nonzero exit status, never a fault.
+//!
+//! Without `qemu-system-arm` the tests fail when `CI` is set and are skipped loudly otherwise.
+
+use mote_boards::device::{self, DeviceRun};
+use mote_boards::{firmware, partition, qemu, Board, BoardError};
+use mote_exporter::blob::{build, ProvenanceInfo};
+use mote_exporter::graph::FusedActivation;
+use mote_exporter::{QuantDense, QuantGraph, QuantOp};
+use mote_runtime::{Model, QuantParams};
+use std::path::PathBuf;
+
+/// True when QEMU is there; panics in CI without it; otherwise prints why the test is skipped.
+fn qemu_present() -> bool {
+    if qemu::available() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("qemu-system-arm is missing and CI is set: install it (apt-get install qemu-system-arm)");
+    }
+    eprintln!();
+    eprintln!("**************************************************************************");
+    eprintln!("* SKIPPED: qemu-system-arm is not installed, so no firmware ran.        *");
+    eprintln!("* Install it (apt-get install qemu-system-arm) to check bit-exactness.  *");
+    eprintln!("**************************************************************************");
+    false
+}
+
+struct Case {
+    name: String,
+    blob: Vec<u8>,
+    rows: Vec<Vec<i8>>,
+}
+
+fn repo() -> PathBuf {
+    mote_boards::repo_root()
+}
+
+fn read_rows(path: &std::path::Path) -> Vec<Vec<i8>> {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            l.split(',')
+                .map(|v| v.trim().parse::<i8>().expect("int8 value"))
+                .collect()
+        })
+        .collect()
+}
+
+/// SplitMix64, so the test needs no random-number crate.
+struct SplitMix(u64);
+
+impl SplitMix {
+    /// A value in `0..n`.
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) % n as u64) as usize
+    }
+
+    fn quant(&mut self) -> QuantParams {
+        QuantParams {
+            scale: 0.01 + (self.below(1000) as f32) / 10_000.0,
+            zero_point: self.below(256) as i32 - 128,
+        }
+    }
+}
+
+/// A random FullyConnected graph `sizes[0] -> sizes[1] -> ...` with ReLU between layers, made
+/// directly (independent of the importers), as the foundation's `random_mlp` makes them.
+fn random_mlp(sizes: &[usize], seed: u64) -> QuantGraph {
+    let mut rng = SplitMix(seed);
+    let input = rng.quant();
+    let mut ops = Vec::new();
+    let mut current = input;
+    for (i, pair) in sizes.windows(2).enumerate() {
+        let (n_in, n_out) = (pair[0], pair[1]);
+        let output = rng.quant();
+        let last = i + 2 == sizes.len();
+        ops.push(QuantOp::FullyConnected(QuantDense {
+            input_len: n_in,
+            output_len: n_out,
+            weights: (0..n_in * n_out)
+                .map(|_| (rng.below(255) as i32 - 127) as i8)
+                .collect(),
+            weight_scales: (0..n_out)
+                .map(|_| 0.001 + rng.below(100) as f32 / 10_000.0)
+                .collect(),
+            bias: (0..n_out).map(|_| rng.below(20_000) as i32 - 10_000).collect(),
+            input: current,
+            output,
+            activation: if last {
+                FusedActivation::None
+            } else {
+                FusedActivation::Relu
+            },
+        }));
+        current = output;
+    }
+    QuantGraph {
+        input_len: sizes[0],
+        input,
+        ops,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let litert = repo().join("tests/fixtures/litert");
+    let mut names: Vec<String> = std::fs::read_dir(&litert)
+        .unwrap_or_else(|e| panic!("{}: {e}", litert.display()))
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".tflite").map(str::to_string))
+        .filter(|n| litert.join(format!("{n}.input.csv")).is_file())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "LiteRT fixtures missing: {names:?}");
+    for name in names {
+        let bytes = std::fs::read(litert.join(format!("{name}.tflite"))).unwrap();
+        let graph = mote_exporter::tflite::import(&bytes)
+            .unwrap_or_else(|e| panic!("{name}: import failed: {e}"));
+        let blob = build(&graph, &ProvenanceInfo::default())
+            .unwrap_or_else(|e| panic!("{name}: build failed: {e}"));
+        let rows = read_rows(&litert.join(format!("{name}.input.csv")));
+        cases.push(Case { name, blob, rows });
+    }
+    let graph = random_mlp(&[40, 64, 48, 9], 7);
+    let blob = build(&graph, &ProvenanceInfo::default()).expect("random MLP builds");
+    let rows = mote_boards::bench::pseudo_random_rows(24, 40);
+    cases.push(Case {
+        name: "random_mlp_40_64_48_9".into(),
+        blob,
+        rows,
+    });
+    let quickstart = repo().join("out/quickstart/digits.mote");
+    if let Ok(blob) = std::fs::read(&quickstart) {
+        let model = Model::parse(&blob).expect("quickstart blob parses");
+        let rows = mote_boards::bench::pseudo_random_rows(32, model.input_len());
+        cases.push(Case {
+            name: "quickstart digits".into(),
+            blob,
+            rows,
+        });
+    } else {
+        eprintln!(
+            "note: {} not made yet (`./x quickstart`); checking the other blobs",
+            quickstart.display()
+        );
+    }
+    cases
+}
+
+fn host_outputs(blob: &[u8], rows: &[Vec<i8>]) -> Vec<Vec<i8>> {
+    let model = Model::parse(blob).expect("host parses the blob");
+    let mut arena = vec![0u8; model.arena_len()];
+    rows.iter()
+        .map(|row| {
+            let mut out = vec![0i8; model.output_len()];
+            model.run(row, &mut arena, &mut out).expect("host run");
+            out
+        })
+        .collect()
+}
+
+fn check_board(board_name: &str) {
+    if !qemu_present() {
+        return;
+    }
+    let board = Board::load(board_name).unwrap();
+    let options = qemu::Options {
+        icount: false,
+        ..qemu::Options::default()
+    };
+    for case in cases() {
+        let expected = host_outputs(&case.blob, &case.rows);
+        let run: DeviceRun = device::run_rows(&board, &case.blob, &case.rows, options)
+            .unwrap_or_else(|e| panic!("{board_name} / {}: {e}", case.name));
+        assert_eq!(
+            run.outputs.len(),
+            case.rows.len(),
+            "{board_name} / {}: row count",
+            case.name
+        );
+        for (i, (device, host)) in run.outputs.iter().zip(&expected).enumerate() {
+            assert_eq!(
+                device, host,
+                "{board_name} / {}: row {i}: device output differs from the host runtime",
+                case.name
+            );
+        }
+        eprintln!(
+            "{board_name}: {} — {} rows bit-exact",
+            case.name,
+            case.rows.len()
+        );
+    }
+}
+
+#[test]
+fn bit_exact_on_qemu_m4() {
+    check_board("qemu-m4");
+}
+
+#[test]
+fn bit_exact_on_qemu_m33() {
+    check_board("qemu-m33");
+}
+
+#[test]
+fn bit_exact_on_qemu_m55() {
+    check_board("qemu-m55");
+}
+
+/// Runs the qemu-m4 firmware on a raw partition image; returns the error it must report.
+fn device_error(image: &[u8]) -> (Option<i32>, String) {
+    let board = Board::load("qemu-m4").unwrap();
+    let elf = firmware::build(&board).unwrap();
+    let machine = board.qemu().unwrap().machine.clone();
+    let options = qemu::Options {
+        icount: false,
+        ..qemu::Options::default()
+    };
+    match device::run_image(&board, &machine, &elf, image, options) {
+        Err(BoardError::Device { status, message }) => (status, message),
+        other => panic!("expected a device error, got {other:?}"),
+    }
+}
+
+#[test]
+fn corrupt_or_missing_partitions_are_reported_not_faults() {
+    if !qemu_present() {
+        return;
+    }
+    let graph = random_mlp(&[8, 6, 3], 3);
+    let blob = build(&graph, &ProvenanceInfo::default()).unwrap();
+    let rows = mote_boards::bench::pseudo_random_rows(3, 8);
+    let good = partition::write(&blob, &rows, 8).unwrap();
+    let rows_at = u32::from_le_bytes(good[16..20].try_into().unwrap()) as usize;
+
+    let mut cases: Vec<(&str, Vec<u8>, i32, &str)> = Vec::new();
+    cases.push(("zeroed flash", vec![0; 64], 2, "Missing"));
+    cases.push(("erased flash", vec![0xFF; 64], 2, "Missing"));
+    let mut bad_version = good.clone();
+    bad_version[4] = 9;
+    cases.push(("unknown version", bad_version, 2, "UnsupportedVersion"));
+    let mut huge_blob = good.clone();
+    huge_blob[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+    cases.push(("blob length overflows", huge_blob, 2, "OutOfBounds"));
+    let mut many_rows = good.clone();
+    many_rows[20..24].copy_from_slice(&0x4000_0000u32.to_le_bytes());
+    cases.push(("row count beyond the partition", many_rows, 2, "OutOfBounds"));
+    let mut flipped_row = good.clone();
+    flipped_row[rows_at] ^= 0x10;
+    cases.push(("flipped row bit", flipped_row, 2, "ChecksumMismatch"));
+    let mut flipped_blob = good.clone();
+    flipped_blob[32 + blob.len() - 1] ^= 0x01;
+    cases.push(("flipped blob bit", flipped_blob, 3, "ChecksumMismatch"));
+    let mut bad_magic_blob = good.clone();
+    bad_magic_blob[32] = b'X';
+    cases.push(("blob without magic", bad_magic_blob, 3, "BadMagic"));
+    // Rows of 4 values for a model taking 8: rewrite the header and its CRC.
+    let short_rows = partition::write(&blob, &[vec![1, 2, 3, 4]], 4).unwrap();
+    cases.push(("rows of the wrong length", short_rows, 4, "take"));
+
+    for (what, image, status, needle) in cases {
+        let (got_status, message) = device_error(&image);
+        assert_eq!(got_status, Some(status), "{what}: {message}");
+        assert!(message.starts_with("mote: error:"), "{what}: {message}");
+        assert!(message.contains(needle), "{what}: `{needle}` not in {message}");
+        assert!(
+            !message.contains("fault") && !message.contains("panic"),
+            "{what}: {message}"
+        );
+    }
+    // And the good image runs.
+    let board = Board::load("qemu-m4").unwrap();
+    let run = device::run_rows(&board, &blob, &rows, qemu::Options::default()).unwrap();
+    assert_eq!(run.outputs, host_outputs(&blob, &rows));
+}

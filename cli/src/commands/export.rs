@@ -1,0 +1,86 @@
+//! `mote export`: a checkpoint or an int8 .tflite file to a .mote blob.
+
+use super::{read_file, write_file, Result};
+use mote_exporter::ptq::{quantize_checkpoint, RangeMethod};
+use mote_exporter::report::{compare, Report};
+use mote_exporter::{build, tflite, ProvenanceInfo};
+use mote_train::data::Dataset;
+use mote_train::Checkpoint;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `mote export`.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["checkpoint", "tflite"])))]
+pub struct Args {
+    /// A float checkpoint written by `mote train`.
+    checkpoint: Option<PathBuf>,
+    /// Import an int8 .tflite model (FULLY_CONNECTED, LOGISTIC, TANH, SOFTMAX) instead.
+    #[arg(long, conflicts_with = "data")]
+    tflite: Option<PathBuf>,
+    /// For a checkpoint: the training CSV. Its training rows calibrate activation ranges; its
+    /// held-out rows (index % 5 == 4) give the float vs int8 report.
+    #[arg(long, required_unless_present = "tflite")]
+    data: Option<PathBuf>,
+    /// Take activation ranges at this percentile (e.g. 99.99) instead of min/max.
+    #[arg(long)]
+    percentile: Option<f32>,
+    /// Where to write the blob [default: the input path with extension .mote].
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+}
+
+/// Exports and prints the report.
+pub fn run(args: Args) -> Result {
+    let input = args.tflite.as_ref().or(args.checkpoint.as_ref()).ok_or("nothing to export")?;
+    let out = args.out.clone().unwrap_or_else(|| input.with_extension("mote"));
+    let blob = if let Some(path) = &args.tflite {
+        let graph = tflite::import(&read_file(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        let provenance = ProvenanceInfo {
+            source: path.display().to_string(),
+            ..Default::default()
+        };
+        build(&graph, &provenance).map_err(|e| e.to_string())?
+    } else {
+        let data_path = args.data.as_ref().ok_or("--data is required with a checkpoint")?;
+        let checkpoint = Checkpoint::load(input).map_err(|e| format!("{}: {e}", input.display()))?;
+        let data = Dataset::load_csv(data_path).map_err(|e| e.to_string())?;
+        let (train, test) = data.split_mod5();
+        let range = args.percentile.map_or(RangeMethod::MinMax, RangeMethod::Percentile);
+        let (blob, report) = export_checkpoint(&checkpoint, &train, &test, range, input)?;
+        println!("{report}");
+        blob
+    };
+    write_file(&out, &blob)?;
+    println!("blob -> {} ({} bytes)", out.display(), blob.len());
+    Ok(())
+}
+
+/// Quantises `checkpoint` calibrated on `train`, measures it on `test`, and writes the metrics
+/// into the blob's provenance.
+pub fn export_checkpoint(
+    checkpoint: &Checkpoint,
+    train: &Dataset,
+    test: &Dataset,
+    range: RangeMethod,
+    source: &Path,
+) -> Result<(Vec<u8>, Report)> {
+    let graph = quantize_checkpoint(checkpoint, &train.features, range).map_err(|e| e.to_string())?;
+    let mut provenance = ProvenanceInfo {
+        source: source.display().to_string(),
+        data_hash: train.fingerprint(),
+        metrics: Vec::new(),
+    };
+    // Measure the blob, then record what was measured in it (metrics do not change the layers).
+    let draft = build(&graph, &provenance).map_err(|e| e.to_string())?;
+    let report = compare(checkpoint, &draft, test).map_err(|e| e.to_string())?;
+    provenance.metrics = vec![
+        (format!("float_{}", report.metric), report.float as f32),
+        (format!("int8_{}", report.metric), report.int8 as f32),
+    ];
+    let blob = build(&graph, &provenance).map_err(|e| e.to_string())?;
+    let report = Report {
+        blob_bytes: blob.len(),
+        ..report
+    };
+    Ok((blob, report))
+}

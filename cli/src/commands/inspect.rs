@@ -1,0 +1,86 @@
+//! `mote inspect`: what is inside a blob.
+
+use super::{read_file, Result};
+use mote_runtime::header::Header;
+use mote_runtime::manifest::Layer;
+use mote_runtime::Model;
+use std::path::PathBuf;
+
+/// Arguments of `mote inspect`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The .mote blob.
+    blob: PathBuf,
+}
+
+/// Prints the header, layers, quantisation, sizes and provenance of a blob.
+pub fn run(args: Args) -> Result {
+    let bytes = read_file(&args.blob)?;
+    let model = Model::parse(&bytes).map_err(|e| format!("{}: {e}", args.blob.display()))?;
+    let header = Header::parse(&bytes).map_err(|e| e.to_string())?;
+    let m = model.manifest();
+    println!("{}", args.blob.display());
+    println!(
+        "  format v{}, {} bytes, crc32 {:08x}, manifest {} bytes",
+        header.version, header.total_len, header.crc, header.manifest_len
+    );
+    println!("  kind        {:?}", m.kind);
+    println!(
+        "  input       {} x int8  scale {:e}  zero_point {}",
+        m.input.len, m.input.quant.scale, m.input.quant.zero_point
+    );
+    println!(
+        "  output      {} x int8  scale {:e}  zero_point {}",
+        m.output.len, m.output.quant.scale, m.output.quant.zero_point
+    );
+    println!("  arena       {} bytes", model.arena_len());
+    println!("  MACs        {} per inference", model.macs());
+    println!("  layers");
+    for (i, layer) in model.layers().iter().enumerate() {
+        let out = layer.output_quant();
+        print!(
+            "    {i:>2} {:<16} {:>5} -> {:<5} out scale {:e} zp {:>4}",
+            layer.op_name(),
+            layer.input_len(),
+            layer.output_len(),
+            out.scale,
+            out.zero_point
+        );
+        match layer {
+            Layer::FullyConnected(fc) => {
+                let shifts = model.section(fc.shifts).map_err(|e| e.to_string())?;
+                let (lo, hi) = shifts
+                    .iter()
+                    .map(|&s| s as i8)
+                    .fold((i8::MAX, i8::MIN), |(lo, hi), s| (lo.min(s), hi.max(s)));
+                println!(
+                    "  {:?} clamp [{}, {}]  weights {} B ({:?}, per-channel, shifts {lo}..{hi})",
+                    fc.activation,
+                    fc.activation_min,
+                    fc.activation_max,
+                    fc.weights.len,
+                    fc.layout
+                );
+            }
+            Layer::Logistic(p) | Layer::Tanh(p) => println!(
+                "  input scale {:e} zp {}, 256-entry lookup table",
+                p.input.scale, p.input.zero_point
+            ),
+            Layer::Softmax(p) => println!(
+                "  beta multiplier {} shift {} diff_min {}",
+                p.input_beta_multiplier, p.input_beta_left_shift, p.diff_min
+            ),
+        }
+    }
+    let p = &m.provenance;
+    println!("  provenance");
+    println!("    producer  {}", p.producer);
+    println!("    source    {}", p.source);
+    if !p.data_hash.is_empty() {
+        println!("    data      sha256:{}", p.data_hash);
+    }
+    for metric in &p.metrics {
+        println!("    {:<9} {}", metric.name, metric.value);
+    }
+    Ok(())
+}

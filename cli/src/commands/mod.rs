@@ -1,0 +1,23 @@
+//! One module per `mote` subcommand.
+
+pub mod export;
+pub mod inspect;
+pub mod quickstart;
+pub mod run;
+pub mod train;
+
+/// Errors of the CLI are reported as text; each command says what failed and where.
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+/// Reads a whole file, naming it in the error.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Writes a whole file (creating its folder), naming it in the error.
+pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}

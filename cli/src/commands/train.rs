@@ -1,0 +1,140 @@
+//! `mote train`: fit a float MLP to a CSV data set.
+
+use super::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use mote_train::data::Dataset;
+use mote_train::{Activation, Checkpoint, TrainConfig};
+use std::path::PathBuf;
+
+/// What the model predicts.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum TaskArg {
+    /// Class labels 0..k-1 in the last column; trained with softmax cross-entropy.
+    Classify,
+    /// A real target in the last column; trained with mean squared error.
+    Regress,
+}
+
+/// Hidden-layer activations `mote train` offers.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ActivationArg {
+    /// max(x, 0), fused into the int8 fully connected layer.
+    Relu,
+    /// min(max(x, 0), 6), fused.
+    Relu6,
+    /// tanh, a separate int8 TANH layer.
+    Tanh,
+    /// logistic, a separate int8 LOGISTIC layer.
+    Sigmoid,
+}
+
+/// Arguments of `mote train`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// CSV with a header row; the last column is the label or target. Rows with
+    /// index % 5 == 4 are held out for testing, the rest train.
+    #[arg(long)]
+    data: PathBuf,
+    /// Classification or regression.
+    #[arg(long, value_enum, default_value = "classify")]
+    task: TaskArg,
+    /// Where to write the float checkpoint (safetensors; see train/CHECKPOINT.md).
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Hidden layer widths, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Hidden-layer activation.
+    #[arg(long, value_enum)]
+    activation: Option<ActivationArg>,
+    /// Passes over the training rows.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Rows per Adam step.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Adam learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// L2 weight decay.
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Seed of initialisation and shuffling; the same seed gives the same checkpoint.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+impl Args {
+    fn config(&self) -> TrainConfig {
+        let mut cfg = TrainConfig::default();
+        if let Some(hidden) = &self.hidden {
+            cfg.hidden = hidden.clone();
+        }
+        if let Some(a) = self.activation {
+            cfg.activation = match a {
+                ActivationArg::Relu => Activation::Relu,
+                ActivationArg::Relu6 => Activation::Relu6,
+                ActivationArg::Tanh => Activation::Tanh,
+                ActivationArg::Sigmoid => Activation::Sigmoid,
+            };
+        }
+        cfg.epochs = self.epochs.unwrap_or(cfg.epochs);
+        cfg.batch_size = self.batch_size.unwrap_or(cfg.batch_size);
+        cfg.learning_rate = self.lr.unwrap_or(cfg.learning_rate);
+        cfg.weight_decay = self.weight_decay.unwrap_or(cfg.weight_decay);
+        cfg.seed = self.seed.unwrap_or(cfg.seed);
+        cfg
+    }
+}
+
+/// Trains, reports the held-out metric and saves the checkpoint.
+pub fn run(args: Args) -> Result {
+    let data = Dataset::load_csv(&args.data).map_err(|e| e.to_string())?;
+    let (train, test) = data.split_mod5();
+    let cfg = args.config();
+    let checkpoint = fit(&train, args.task, &cfg)?;
+    let predictions: Vec<Vec<f32>> = test.features.iter().map(|r| checkpoint.forward(r)).collect();
+    match args.task {
+        TaskArg::Classify => println!(
+            "test accuracy {:.4} on {} rows",
+            mote_train::metrics::accuracy(&predictions, &test.targets),
+            test.len()
+        ),
+        TaskArg::Regress => {
+            let first: Vec<f32> = predictions.iter().map(|r| r[0]).collect();
+            println!(
+                "test rmse {:.4} on {} rows",
+                mote_train::metrics::rmse(&first, &test.targets),
+                test.len()
+            )
+        }
+    }
+    checkpoint.save(&args.out).map_err(|e| e.to_string())?;
+    println!("checkpoint -> {}", args.out.display());
+    Ok(())
+}
+
+/// Trains on `train` with a progress bar on standard error.
+pub fn fit(train: &Dataset, task: TaskArg, cfg: &TrainConfig) -> Result<Checkpoint> {
+    if train.len() == 0 {
+        return Err("the training set is empty".into());
+    }
+    let bar = ProgressBar::new(cfg.epochs as u64);
+    bar.set_style(
+        ProgressStyle::with_template("training {bar:30} epoch {pos}/{len} loss {msg} ({elapsed})")
+            .map_err(|e| e.to_string())?,
+    );
+    let mut on_epoch = |r: &mote_train::EpochReport| {
+        bar.set_position(r.epoch as u64);
+        bar.set_message(format!("{:.4}", r.loss));
+    };
+    let checkpoint = match task {
+        TaskArg::Classify => {
+            let classes = train.targets.iter().fold(0f32, |m, &t| m.max(t)) as usize + 1;
+            mote_train::train_classifier(train, classes, cfg, &mut on_epoch)
+        }
+        TaskArg::Regress => mote_train::train_regressor(train, cfg, &mut on_epoch),
+    };
+    bar.finish();
+    Ok(checkpoint)
+}

@@ -1,0 +1,118 @@
+//! Writing a `.mote` blob: header, postcard manifest, 16-byte-aligned tensor sections
+//! (layout in `runtime/FORMAT.md`).
+
+use crate::error::ExportError;
+use crate::graph::QuantGraph;
+use crate::lower::{lower, sections_mut, Lowered};
+use mote_runtime::header::{align_up, Header, CRC_START, FORMAT_VERSION, HEADER_LEN};
+use mote_runtime::manifest::{Manifest, Metric, ModelKind, Provenance, TensorInfo};
+use mote_runtime::plan::Plan;
+use mote_runtime::{crc32::crc32, Model};
+
+/// Where a model came from, recorded in the blob.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProvenanceInfo {
+    /// What the model was made from (a checkpoint or `.tflite` path, or a description).
+    pub source: String,
+    /// Hex digest of the training data, or empty when unknown.
+    pub data_hash: String,
+    /// Measurements to record, e.g. `("int8_accuracy", 0.97)`.
+    pub metrics: Vec<(String, f32)>,
+}
+
+/// The name and version of this exporter, as recorded in every blob.
+pub const PRODUCER: &str = concat!("mote-exporter ", env!("CARGO_PKG_VERSION"));
+
+/// Lowers `graph` and writes it as a blob; the result has passed [`Model::parse`].
+pub fn build(graph: &QuantGraph, provenance: &ProvenanceInfo) -> Result<Vec<u8>, ExportError> {
+    let lowered = lower(graph)?;
+    let output = graph.ops.last().ok_or(ExportError::EmptyGraph)?;
+    let mut metrics = heapless::Vec::new();
+    for (name, value) in &provenance.metrics {
+        metrics
+            .push(Metric {
+                name,
+                value: *value,
+            })
+            .map_err(|_| ExportError::TooManyMetrics)?;
+    }
+    let mut manifest = Manifest {
+        kind: ModelKind::Mlp,
+        input: TensorInfo {
+            len: graph.input_len as u32,
+            quant: graph.input,
+        },
+        output: TensorInfo {
+            len: output.output_len() as u32,
+            quant: output.output_quant(),
+        },
+        layers: heapless::Vec::new(),
+        arena_len: Plan::new(&lowered.layers).arena_len() as u32,
+        provenance: Provenance {
+            producer: PRODUCER,
+            source: &provenance.source,
+            data_hash: &provenance.data_hash,
+            metrics,
+        },
+    };
+    let bytes = place_and_write(&mut manifest, &lowered)?;
+    Model::parse(&bytes).map_err(ExportError::SelfCheck)?;
+    Ok(bytes)
+}
+
+/// Assigns section offsets after the manifest and writes the blob. The manifest's length depends
+/// on the offsets (postcard uses varints), so this repeats until the layout is stable.
+fn place_and_write(manifest: &mut Manifest<'_>, lowered: &Lowered) -> Result<Vec<u8>, ExportError> {
+    let mut data_start = align_up(HEADER_LEN);
+    for _ in 0..8 {
+        let mut layers = lowered.layers.clone();
+        let mut offsets = Vec::with_capacity(lowered.payloads.len());
+        let mut end = data_start;
+        for payload in &lowered.payloads {
+            let offset = align_up(end);
+            offsets.push(offset);
+            end = offset + payload.len();
+        }
+        // No padding after the last section: every byte of a blob means something.
+        let total = end;
+        for layer in &mut layers {
+            for section in sections_mut(layer) {
+                section.offset = offsets[section.offset as usize] as u32;
+            }
+        }
+        manifest.layers =
+            heapless::Vec::from_slice(&layers).map_err(|_| ExportError::TooManyLayers {
+                count: layers.len(),
+            })?;
+        let encoded =
+            postcard::to_allocvec(&*manifest).map_err(|e| ExportError::Encode(e.to_string()))?;
+        let needed = align_up(HEADER_LEN + encoded.len());
+        if needed > data_start {
+            data_start = needed;
+            continue;
+        }
+        // Sections start at `data_start`; the gap after the manifest (if any) stays zero.
+        let mut blob = vec![0u8; total.max(HEADER_LEN + encoded.len())];
+        blob[HEADER_LEN..HEADER_LEN + encoded.len()].copy_from_slice(&encoded);
+        for (payload, &offset) in lowered.payloads.iter().zip(&offsets) {
+            blob[offset..offset + payload.len()].copy_from_slice(payload);
+        }
+        let mut header = Header {
+            version: FORMAT_VERSION,
+            flags: 0,
+            total_len: blob.len() as u32,
+            crc: 0,
+            manifest_len: encoded.len() as u32,
+        };
+        // The CRC covers bytes 16.. (manifest length and reserved bytes included), so write the
+        // header once without it, then again with it.
+        let mut head = [0u8; HEADER_LEN];
+        header.write(&mut head);
+        blob[..HEADER_LEN].copy_from_slice(&head);
+        header.crc = crc32(&blob[CRC_START..]);
+        header.write(&mut head);
+        blob[..HEADER_LEN].copy_from_slice(&head);
+        return Ok(blob);
+    }
+    Err(ExportError::Encode("section layout did not settle".into()))
+}

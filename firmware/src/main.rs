@@ -1,0 +1,242 @@
+//! `mote-firmware`: runs the `.mote` blob stored in the board's model partition on every input
+//! row stored beside it, and reports the outputs, instruction ticks, and stack use over defmt.
+//!
+//! One build serves any blob: the model lives in a flash partition that `memory.x` reserves
+//! (`_mote_partition_start .. _mote_partition_end`) and that the host writes separately. The
+//! exit status (semihosting) is 0 on success and nonzero with a `mote: error:` line otherwise;
+//! a corrupt or missing partition is an error, never a fault. Codes are listed in `README.md`.
+#![no_std]
+#![no_main]
+
+mod clock;
+mod layered;
+mod partition;
+mod stack;
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+// Links the single-core critical-section implementation that the defmt logger uses.
+use cortex_m as _;
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use defmt_semihosting as _;
+use mote_runtime::Model;
+
+use partition::Partition;
+
+/// Scratch memory the firmware offers a model (its `arena_len` must fit).
+pub const ARENA_CAPACITY: usize = 64 * 1024;
+/// Largest model output the firmware holds.
+pub const OUTPUT_CAPACITY: usize = 4096;
+
+/// Exit status: every row ran.
+const EXIT_OK: i32 = 0;
+/// Exit status: the partition is missing or corrupt.
+const EXIT_PARTITION: i32 = 2;
+/// Exit status: the runtime rejected the blob.
+const EXIT_BLOB: i32 = 3;
+/// Exit status: the model does not fit this firmware or its rows.
+const EXIT_FIT: i32 = 4;
+/// Exit status: running a row failed.
+const EXIT_RUN: i32 = 5;
+/// Exit status: the layer-by-layer run disagreed with `Model::run`.
+const EXIT_LAYERED: i32 = 6;
+/// Exit status: a panic (a bug: the firmware has no panicking path on any partition).
+const EXIT_PANIC: i32 = 101;
+/// Exit status: a hard fault (a bug, as for panics).
+const EXIT_FAULT: i32 = 134;
+
+/// The model's working memory, one output row, and a second output for the layered check.
+/// The host reads this symbol's size from the ELF to report RAM without the unused capacity.
+#[repr(C)]
+struct Buffers {
+    arena: [u8; ARENA_CAPACITY],
+    output: [i8; OUTPUT_CAPACITY],
+    layered: [i8; OUTPUT_CAPACITY],
+}
+
+#[no_mangle]
+static mut MOTE_BUFFERS: Buffers = Buffers {
+    arena: [0; ARENA_CAPACITY],
+    output: [0; OUTPUT_CAPACITY],
+    layered: [0; OUTPUT_CAPACITY],
+};
+
+extern "C" {
+    static _mote_partition_start: u8;
+    static _mote_partition_end: u8;
+}
+
+#[entry]
+fn main() -> ! {
+    let status = run();
+    exit(status)
+}
+
+fn run() -> i32 {
+    let Some(peripherals) = cortex_m::Peripherals::take() else {
+        defmt::error!("mote: error: core peripherals already taken");
+        return EXIT_RUN;
+    };
+    clock::start(peripherals.SYST);
+
+    // SAFETY: `run` is called once, from `main`, and nothing else (no interrupt handler) touches
+    // `MOTE_BUFFERS`, so this is the only reference to it for the rest of the program.
+    let buffers = unsafe { &mut *core::ptr::addr_of_mut!(MOTE_BUFFERS) };
+
+    let region = partition_region();
+    let address = region.as_ptr() as u32;
+    defmt::println!(
+        "mote: board={=str} partition={=u32:#x} capacity={=u32}",
+        env!("MOTE_BOARD"),
+        address,
+        region.len() as u32
+    );
+    let partition = match Partition::parse(region) {
+        Ok(partition) => partition,
+        Err(e) => {
+            defmt::error!(
+                "mote: error: model partition at {=u32:#x} rejected: {}",
+                address,
+                e
+            );
+            return EXIT_PARTITION;
+        }
+    };
+
+    let start = clock::now();
+    let parsed = Model::parse(partition.blob);
+    let parse_ticks = clock::now().wrapping_sub(start);
+    let model = match parsed {
+        Ok(model) => model,
+        Err(e) => {
+            defmt::error!("mote: error: blob rejected by the runtime: {}", e);
+            return EXIT_BLOB;
+        }
+    };
+    defmt::println!("mote: parse ticks={=u64}", parse_ticks);
+    defmt::println!(
+        "mote: model layers={=u32} input={=u32} output={=u32} arena={=u32} macs={=u64} rows={=u32} blob={=u32}",
+        model.layers().len() as u32,
+        model.input_len() as u32,
+        model.output_len() as u32,
+        model.arena_len() as u32,
+        model.macs(),
+        partition.row_count,
+        partition.blob.len() as u32
+    );
+    if partition.row_len as usize != model.input_len() {
+        defmt::error!(
+            "mote: error: rows hold {=u32} values but the model takes {=u32}",
+            partition.row_len,
+            model.input_len() as u32
+        );
+        return EXIT_FIT;
+    }
+    if model.arena_len() > ARENA_CAPACITY || model.output_len() > OUTPUT_CAPACITY {
+        defmt::error!(
+            "mote: error: model needs arena {=u32} and output {=u32}; firmware has {=u32} and {=u32}",
+            model.arena_len() as u32,
+            model.output_len() as u32,
+            ARENA_CAPACITY as u32,
+            OUTPUT_CAPACITY as u32
+        );
+        return EXIT_FIT;
+    }
+
+    let output = &mut buffers.output[..model.output_len()];
+    let layered_output = &mut buffers.layered[..model.output_len()];
+    let mut layer_ticks = [0u64; layered::MAX_LAYERS];
+    let mut layers_timed = true;
+    let mut run_ticks = 0u64;
+    let rows = partition
+        .rows
+        .chunks_exact(partition.row_len as usize)
+        .map(mote_runtime::kernels::bytes_as_i8);
+    for (index, row) in rows.enumerate() {
+        let start = clock::now();
+        let result = model.run(row, &mut buffers.arena, output);
+        let ticks = clock::now().wrapping_sub(start);
+        if let Err(e) = result {
+            defmt::error!("mote: error: row {=u32} failed: {}", index as u32, e);
+            return EXIT_RUN;
+        }
+        run_ticks = run_ticks.wrapping_add(ticks);
+        if layers_timed {
+            let timed = layered::run_timed(
+                &model,
+                row,
+                &mut buffers.arena,
+                layered_output,
+                &mut layer_ticks,
+            );
+            if timed.is_none() {
+                layers_timed = false;
+            } else if layered_output != output {
+                defmt::error!(
+                    "mote: error: row {=u32}: layer-by-layer run differs from Model::run",
+                    index as u32
+                );
+                return EXIT_LAYERED;
+            }
+        }
+        defmt::println!(
+            "mote: row={=u32} ticks={=u64} out={=[?]}",
+            index as u32,
+            ticks,
+            output
+        );
+    }
+    if layers_timed {
+        for (index, layer) in model.layers().iter().enumerate() {
+            defmt::println!(
+                "mote: layer={=u32} op={=str} ticks={=u64}",
+                index as u32,
+                layer.op_name(),
+                layer_ticks.get(index).copied().unwrap_or(0)
+            );
+        }
+    }
+    defmt::println!("mote: stack={=u32}", stack::high_water_mark());
+    defmt::println!(
+        "mote: result=ok rows={=u32} run_ticks={=u64}",
+        partition.row_count,
+        run_ticks
+    );
+    EXIT_OK
+}
+
+/// The model partition's bytes, as `memory.x` reserves them.
+fn partition_region() -> &'static [u8] {
+    // Only the addresses of the linker symbols are used, never their values.
+    let start = core::ptr::addr_of!(_mote_partition_start);
+    let end = core::ptr::addr_of!(_mote_partition_end) as usize;
+    let len = end.saturating_sub(start as usize);
+    // SAFETY: `memory.x` defines both symbols as the bounds of the MODEL region, which is mapped,
+    // readable memory (flash) that nothing in this program links into or writes, so it is
+    // valid for reads of `len` bytes for the whole program and never mutated while borrowed.
+    // Every bit pattern is a valid `u8`, and `len` is far below `isize::MAX`.
+    unsafe { core::slice::from_raw_parts(start, len) }
+}
+
+/// Set by the first panic or fault, so that a fault inside logging does not recurse.
+static FAILING: AtomicBool = AtomicBool::new(false);
+
+fn exit(status: i32) -> ! {
+    semihosting::process::exit(status)
+}
+
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    if !FAILING.swap(true, Ordering::Relaxed) {
+        defmt::error!("mote: error: panic (a firmware bug)");
+    }
+    exit(EXIT_PANIC)
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    if !FAILING.swap(true, Ordering::Relaxed) {
+        defmt::error!("mote: error: hard fault at pc={=u32:#x}", frame.pc());
+    }
+    exit(EXIT_FAULT)
+}

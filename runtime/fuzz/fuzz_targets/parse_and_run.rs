@@ -1,0 +1,34 @@
+//! Any bytes through `Model::parse`, and every blob that parses through `run`.
+//!
+//! Random bytes rarely pass the CRC, so the target also re-seals the input with a correct
+//! length and CRC: that lets the fuzzer reach the manifest and section validation.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mote_runtime::crc32::crc32;
+use mote_runtime::header::CRC_START;
+use mote_runtime::Model;
+
+fn exercise(blob: &[u8]) {
+    let Ok(model) = Model::parse(blob) else {
+        return;
+    };
+    let mut arena = vec![0u8; model.arena_len()];
+    let input: Vec<i8> = (0..model.input_len()).map(|i| (i * 37) as i8).collect();
+    let mut output = vec![0i8; model.output_len()];
+    model
+        .run(&input, &mut arena, &mut output)
+        .expect("a parsed model runs with correctly sized buffers");
+}
+
+fuzz_target!(|data: &[u8]| {
+    exercise(data);
+    if data.len() >= 32 {
+        let mut sealed = data.to_vec();
+        let len = sealed.len() as u32;
+        sealed[8..12].copy_from_slice(&len.to_le_bytes());
+        let crc = crc32(&sealed[CRC_START..]);
+        sealed[12..16].copy_from_slice(&crc.to_le_bytes());
+        exercise(&sealed);
+    }
+});

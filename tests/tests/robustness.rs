@@ -1,0 +1,199 @@
+//! Thousands of damaged blobs through `Model::parse` and `Model::run`: every one must give an
+//! `Err` or run cleanly, never panic. Damage is re-sealed (length and CRC fixed) where that lets
+//! it reach the deeper checks, since the CRC alone would catch most of it.
+
+use mote_exporter::{build, ProvenanceInfo};
+use mote_runtime::crc32::crc32;
+use mote_runtime::header::{CRC_START, HEADER_LEN};
+use mote_runtime::manifest::{Layer, Manifest};
+use mote_runtime::{Error, Model};
+use mote_tests::{random_mlp, SplitMix};
+
+/// Parses and, when that succeeds, runs with exactly the buffers the model asks for.
+fn exercise(blob: &[u8]) -> Result<(), Error> {
+    let model = Model::parse(blob)?;
+    let mut arena = vec![0u8; model.arena_len()];
+    let input: Vec<i8> = (0..model.input_len()).map(|i| (i * 37) as i8).collect();
+    let mut output = vec![0i8; model.output_len()];
+    model.run(&input, &mut arena, &mut output)
+}
+
+fn reseal(blob: &mut Vec<u8>) {
+    if blob.len() < HEADER_LEN {
+        return;
+    }
+    let len = blob.len() as u32;
+    blob[8..12].copy_from_slice(&len.to_le_bytes());
+    let crc = crc32(&blob[CRC_START..]);
+    blob[12..16].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn valid_blobs() -> Vec<Vec<u8>> {
+    let provenance = ProvenanceInfo {
+        source: "robustness".into(),
+        data_hash: "00".repeat(32),
+        metrics: vec![("accuracy".into(), 0.5)],
+    };
+    let mut blobs = vec![
+        build(&random_mlp(&[12, 9, 5], 1), &provenance).unwrap(),
+        build(&random_mlp(&[7, 16, 16, 3], 2), &provenance).unwrap(),
+    ];
+    // Imported LiteRT models add the activation layers (when their fixtures exist).
+    for name in ["diabetes_tanh", "cancer_softmax", "digits_softmax_tanh"] {
+        let path = mote_tests::fixtures().join("litert").join(format!("{name}.tflite"));
+        if let Ok(bytes) = std::fs::read(&path) {
+            if let Ok(graph) = mote_exporter::tflite::import(&bytes) {
+                if let Ok(blob) = build(&graph, &provenance) {
+                    blobs.push(blob);
+                }
+            }
+        }
+    }
+    blobs
+}
+
+#[test]
+fn valid_blobs_parse_and_run() {
+    for blob in valid_blobs() {
+        exercise(&blob).expect("an exported blob is valid");
+    }
+}
+
+#[test]
+fn bit_flips_are_rejected_by_the_crc() {
+    let mut rng = SplitMix(11);
+    for blob in valid_blobs() {
+        for _ in 0..500 {
+            let mut damaged = blob.clone();
+            let at = rng.below(damaged.len());
+            damaged[at] ^= 1 << rng.below(8);
+            let result = exercise(&damaged);
+            // Flips in bytes 0..16 hit magic/version/flags/length/CRC; the rest the CRC.
+            assert!(result.is_err(), "flip at byte {at} went unnoticed");
+        }
+    }
+}
+
+#[test]
+fn resealed_bit_flips_never_panic() {
+    let mut rng = SplitMix(12);
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for blob in valid_blobs() {
+        for _ in 0..3000 {
+            let mut damaged = blob.clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = HEADER_LEN + rng.below(damaged.len() - HEADER_LEN);
+                damaged[at] ^= 1 << rng.below(8);
+            }
+            reseal(&mut damaged);
+            let key = match exercise(&damaged) {
+                Ok(()) => "ok".to_string(),
+                Err(e) => format!("{e:?}"),
+            };
+            *outcomes.entry(key).or_default() += 1;
+        }
+    }
+    // Damage must reach the deep checks, not just the decoder.
+    assert!(outcomes.len() >= 4, "too few distinct outcomes: {outcomes:?}");
+}
+
+#[test]
+fn truncations_and_extensions_never_panic() {
+    for blob in valid_blobs() {
+        for cut in 0..blob.len() {
+            let mut short = blob[..cut].to_vec();
+            assert!(exercise(&short).is_err());
+            reseal(&mut short);
+            assert!(exercise(&short).is_err(), "truncated to {cut} bytes yet valid");
+        }
+        let mut long = blob.clone();
+        long.extend_from_slice(&[0; 16]);
+        assert_eq!(exercise(&long), Err(Error::LengthMismatch));
+    }
+}
+
+#[test]
+fn header_field_edits_are_errors() {
+    let blob = &valid_blobs()[0];
+    let mut rng = SplitMix(13);
+    for field in [4usize, 6, 8, 16] {
+        for _ in 0..200 {
+            let mut damaged = blob.clone();
+            let value = rng.next_u64() as u32;
+            let width = if field < 8 { 2 } else { 4 };
+            damaged[field..field + width].copy_from_slice(&value.to_le_bytes()[..width]);
+            if damaged == *blob {
+                continue;
+            }
+            if field != 8 {
+                reseal(&mut damaged);
+            }
+            assert!(exercise(&damaged).is_err(), "header edit at {field} = {value}");
+        }
+    }
+}
+
+/// Re-encodes the manifest after editing a layer's sections or lengths: the edits postcard
+/// would reject never get this far, so these reach the section and shape validation.
+#[test]
+fn section_and_shape_edits_are_errors() {
+    let mut rng = SplitMix(14);
+    let mut errors = std::collections::BTreeSet::new();
+    for blob in valid_blobs() {
+        let manifest_len = u32::from_le_bytes(blob[16..20].try_into().unwrap()) as usize;
+        let manifest: Manifest<'_> =
+            postcard::from_bytes(&blob[HEADER_LEN..HEADER_LEN + manifest_len]).unwrap();
+        for _ in 0..2000 {
+            let mut edited = manifest.clone();
+            let layer_index = rng.below(edited.layers.len());
+            let pick = rng.below(6) as u32;
+            let value = match rng.below(4) {
+                0 => rng.next_u64() as u32,
+                1 => rng.below(blob.len() + 64) as u32,
+                2 => 0,
+                _ => u32::MAX - rng.below(64) as u32,
+            };
+            match &mut edited.layers[layer_index] {
+                Layer::FullyConnected(fc) => match pick {
+                    0 => fc.weights.offset = value,
+                    1 => fc.weights.len = value,
+                    2 => fc.bias.offset = value,
+                    3 => fc.shifts.len = value,
+                    4 => fc.input_len = value,
+                    _ => fc.output_len = value,
+                },
+                Layer::Logistic(e) | Layer::Tanh(e) => e.len = value,
+                Layer::Softmax(s) => match pick {
+                    0 => s.len = value,
+                    1 => s.input_beta_left_shift = value as i32,
+                    2 => s.input_beta_multiplier = value as i32,
+                    _ => s.diff_min = value as i32,
+                },
+            }
+            if edited == manifest {
+                continue;
+            }
+            let encoded = postcard::to_allocvec(&edited).unwrap();
+            // Rebuild the blob with the same sections after a manifest of the new length.
+            let data_start = mote_runtime::header::align_up(HEADER_LEN + manifest_len);
+            let new_start = mote_runtime::header::align_up(HEADER_LEN + encoded.len());
+            if new_start != data_start {
+                continue; // the section offsets would all shift; covered by the cases above
+            }
+            let mut damaged = blob.clone();
+            damaged[HEADER_LEN..data_start].fill(0);
+            damaged[HEADER_LEN..HEADER_LEN + encoded.len()].copy_from_slice(&encoded);
+            damaged[16..20].copy_from_slice(&(encoded.len() as u32).to_le_bytes());
+            reseal(&mut damaged);
+            match exercise(&damaged) {
+                Ok(()) => {}
+                Err(e) => {
+                    errors.insert(format!("{e:?}"));
+                }
+            }
+        }
+    }
+    for expected in ["SectionOutOfBounds", "SectionLengthMismatch", "ShapeMismatch"] {
+        assert!(errors.contains(expected), "{expected} never seen: {errors:?}");
+    }
+}
