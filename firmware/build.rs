@@ -27,7 +27,10 @@ fn main() {
     let text = match fs::read(&memory_x) {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("error: board `{board}`: cannot read {}: {e}", memory_x.display());
+            eprintln!(
+                "error: board `{board}`: cannot read {}: {e}",
+                memory_x.display()
+            );
             std::process::exit(1);
         }
     };

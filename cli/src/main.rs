@@ -19,7 +19,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train on the bundled digits data, export, run the blob and report (about ten seconds).
+    /// Train on the bundled digits data, export, run the blob and report (a few seconds).
     Quickstart(commands::quickstart::Args),
     /// Train a float MLP on a CSV data set and save a checkpoint.
     Train(commands::train::Args),

@@ -8,8 +8,8 @@ pub fn read_rows<T: std::str::FromStr>(path: &Path) -> Result<Vec<Vec<T>>, Strin
 where
     T::Err: Display,
 {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut rows = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();

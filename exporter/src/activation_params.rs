@@ -15,8 +15,24 @@
 //! Each function returns `Err` with the reason where LiteRT would refuse the parameters (or
 //! abort, or overflow) and where the int8 quantisation spec fixes the output quantisation.
 
-use mote_runtime::manifest::{Elementwise, Softmax, MAX_DIM};
+use crate::requant::quantize_multiplier;
+use mote_runtime::manifest::{Softmax, MAX_DIM};
 use mote_runtime::QuantParams;
+
+/// A LOGISTIC or TANH layer before it is placed in a blob: its quantisation and the 256-entry
+/// table LiteRT would build (the table goes into a tensor section, see
+/// [`mote_runtime::manifest::Elementwise`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LookupTable {
+    /// Elements in and out.
+    pub len: u32,
+    /// Quantisation of the input.
+    pub input: QuantParams,
+    /// Quantisation of the output.
+    pub output: QuantParams,
+    /// The output for every input value, indexed by the input's bits as `u8`.
+    pub table: [i8; 256],
+}
 
 /// LiteRT's `kScaledDiffIntegerBits`: softmax differences are rescaled into Q5.26.
 const SCALED_DIFF_INTEGER_BITS: i32 = 5;
@@ -34,7 +50,7 @@ pub fn logistic(
     len: usize,
     input: QuantParams,
     output: QuantParams,
-) -> Result<Elementwise, String> {
+) -> Result<LookupTable, String> {
     check_input(input, "LOGISTIC")?;
     if output.scale != 1.0 / 256.0 || output.zero_point != -128 {
         return Err(format!(
@@ -43,7 +59,7 @@ pub fn logistic(
             output.scale, output.zero_point
         ));
     }
-    Ok(Elementwise {
+    Ok(LookupTable {
         len: check_len(len, "LOGISTIC", MAX_DIM)?,
         input,
         output,
@@ -54,7 +70,7 @@ pub fn logistic(
 /// Parameters of an int8 tanh layer of `len` elements: the LiteRT lookup table for this input
 /// quantisation. The output must be quantised with scale 1/128 and zero point 0 (the int8 spec;
 /// the converter always writes these).
-pub fn tanh(len: usize, input: QuantParams, output: QuantParams) -> Result<Elementwise, String> {
+pub fn tanh(len: usize, input: QuantParams, output: QuantParams) -> Result<LookupTable, String> {
     check_input(input, "TANH")?;
     if output.scale != 1.0 / 128.0 || output.zero_point != 0 {
         return Err(format!(
@@ -63,7 +79,7 @@ pub fn tanh(len: usize, input: QuantParams, output: QuantParams) -> Result<Eleme
             output.scale, output.zero_point
         ));
     }
-    Ok(Elementwise {
+    Ok(LookupTable {
         len: check_len(len, "TANH", MAX_DIM)?,
         input,
         output,
@@ -149,43 +165,6 @@ fn calculate_input_radius(input_integer_bits: i32, input_left_shift: i32) -> i32
     max_input_rescaled.floor() as i32
 }
 
-/// LiteRT's `QuantizeMultiplier` (single-rounding build) for a finite `real > 0`:
-/// `real ≈ multiplier · 2^(shift − 31)` with `multiplier` in `[2^30, 2^31)`.
-fn quantize_multiplier(real: f64) -> (i32, i32) {
-    let (q, mut shift) = frexp(real);
-    // TfLiteRound(double) is std::round: half away from zero; q · 2^31 is exact.
-    let mut q_fixed = (q * f64::from(1u32 << 31)).round() as i64;
-    if q_fixed == 1i64 << 31 {
-        q_fixed /= 2;
-        shift += 1;
-    }
-    if shift < -31 {
-        shift = 0;
-        q_fixed = 0;
-    }
-    if shift > 30 {
-        shift = 30;
-        q_fixed = (1i64 << 31) - 1;
-    }
-    (q_fixed as i32, shift)
-}
-
-/// `std::frexp` for finite, positive, normal-or-subnormal `x`: `x = q · 2^e`, `q` in `[0.5, 1)`.
-fn frexp(x: f64) -> (f64, i32) {
-    if x == 0.0 || !x.is_finite() {
-        return (x, 0);
-    }
-    let bits = x.to_bits();
-    let exponent_field = ((bits >> 52) & 0x7ff) as i32;
-    if exponent_field == 0 {
-        // Subnormal: scale into the normal range first (exact).
-        let (q, e) = frexp(x * f64::from(1u32 << 31) * f64::from(1u32 << 23));
-        return (q, e - 54);
-    }
-    let q = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1022u64 << 52));
-    (q, exponent_field - 1022)
-}
-
 fn check_input(input: QuantParams, op: &str) -> Result<(), String> {
     if !(input.scale.is_finite() && input.scale > 0.0) {
         return Err(format!(
@@ -210,10 +189,10 @@ fn check_len(len: usize, op: &str, max: u32) -> Result<u32, String> {
 }
 
 /// LiteRT's `LUTPopulate<int8_t>`: the quantised `f` of every int8 input, indexed by the input
-/// byte (`table[b >> 4][b & 15]` for byte `b`).
-fn lut(input: QuantParams, output: QuantParams, f: impl Fn(f32) -> f32) -> [[i8; 16]; 16] {
+/// byte.
+fn lut(input: QuantParams, output: QuantParams, f: impl Fn(f32) -> f32) -> [i8; 256] {
     let inverse_scale = 1.0f32 / output.scale;
-    let mut table = [[0i8; 16]; 16];
+    let mut table = [0i8; 256];
     for v in -128i32..=127 {
         let dequantized = input.scale * (v - input.zero_point) as f32;
         let transformed = f(dequantized);
@@ -221,8 +200,7 @@ fn lut(input: QuantParams, output: QuantParams, f: impl Fn(f32) -> f32) -> [[i8;
         let rescaled = (transformed * inverse_scale).round();
         // static_cast<int32_t>(float) truncates; the values here are far inside i32.
         let quantized = (rescaled + output.zero_point as f32) as i32;
-        let b = v as i8 as u8;
-        table[usize::from(b >> 4)][usize::from(b & 15)] = quantized.clamp(-128, 127) as i8;
+        table[usize::from(v as i8 as u8)] = quantized.clamp(-128, 127) as i8;
     }
     table
 }
@@ -233,27 +211,6 @@ mod tests {
 
     fn q(scale: f32, zero_point: i32) -> QuantParams {
         QuantParams { scale, zero_point }
-    }
-
-    #[test]
-    fn frexp_matches_definition() {
-        assert_eq!(frexp(1.0), (0.5, 1));
-        assert_eq!(frexp(0.75), (0.75, 0));
-        assert_eq!(frexp(3.0), (0.75, 2));
-        assert_eq!(frexp(f64::from(1u32 << 22)), (0.5, 23));
-        let tiny = f64::from_bits(1); // smallest subnormal, 2^-1074
-        assert_eq!(frexp(tiny), (0.5, -1073));
-    }
-
-    #[test]
-    fn quantize_multiplier_rounds_up_to_the_next_power() {
-        // (2^31 - 0.5) / 2^31 rounds to 2^31: halved, shift + 1.
-        let (m, s) = quantize_multiplier(1.0 - 1.0 / f64::from(1u32 << 31) / 4.0);
-        assert_eq!((m, s), (1 << 30, 1));
-        assert_eq!(
-            quantize_multiplier(f64::from((1u32 << 30) - 1)),
-            (2147483646, 30)
-        );
     }
 
     #[test]
@@ -302,8 +259,7 @@ mod tests {
     #[test]
     fn tables_are_monotone_and_centred() {
         let p = logistic(1, q(0.05, 0), q(1.0 / 256.0, -128)).unwrap();
-        let at =
-            |t: &[[i8; 16]; 16], v: i8| t[usize::from(v as u8 >> 4)][usize::from(v as u8 & 15)];
+        let at = |t: &[i8; 256], v: i8| t[usize::from(v as u8)];
         assert_eq!(at(&p.table, 0), 0); // sigmoid(0) = 0.5 = 128/256
         let p = tanh(1, q(0.05, 0), q(1.0 / 128.0, 0)).unwrap();
         assert_eq!(at(&p.table, 0), 0);

@@ -1,10 +1,13 @@
 //! Lowering a [`QuantGraph`] to the runtime's fixed-point [`Layer`]s and their tensor bytes.
 
 use crate::activation_params;
+use crate::activation_params::LookupTable;
 use crate::error::ExportError;
 use crate::graph::{QuantDense, QuantGraph, QuantOp};
 use crate::requant::{activation_range, quantize_multiplier};
-use mote_runtime::manifest::{FullyConnected, Layer, Section, WeightLayout, MAX_LAYERS};
+use mote_runtime::manifest::{
+    Elementwise, FullyConnected, Layer, Section, WeightLayout, MAX_LAYERS,
+};
 
 /// Runtime layers plus the bytes of their tensor sections.
 ///
@@ -26,6 +29,15 @@ impl Lowered {
         };
         self.payloads.push(bytes);
         section
+    }
+
+    fn lookup_table(&mut self, lut: LookupTable) -> Elementwise {
+        Elementwise {
+            len: lut.len,
+            input: lut.input,
+            output: lut.output,
+            table: self.section(lut.table.iter().map(|&v| v as u8).collect()),
+        }
     }
 }
 
@@ -68,14 +80,16 @@ pub fn lower(graph: &QuantGraph) -> Result<Lowered, ExportError> {
             QuantOp::FullyConnected(dense) => {
                 Layer::FullyConnected(lower_dense(index, dense, &mut lowered)?)
             }
-            QuantOp::Logistic { len, input, output } => Layer::Logistic(
-                activation_params::logistic(*len, *input, *output)
-                    .map_err(|reason| bad_quant(index, op, reason))?,
-            ),
-            QuantOp::Tanh { len, input, output } => Layer::Tanh(
-                activation_params::tanh(*len, *input, *output)
-                    .map_err(|reason| bad_quant(index, op, reason))?,
-            ),
+            QuantOp::Logistic { len, input, output } => {
+                let lut = activation_params::logistic(*len, *input, *output)
+                    .map_err(|reason| bad_quant(index, op, reason))?;
+                Layer::Logistic(lowered.lookup_table(lut))
+            }
+            QuantOp::Tanh { len, input, output } => {
+                let lut = activation_params::tanh(*len, *input, *output)
+                    .map_err(|reason| bad_quant(index, op, reason))?;
+                Layer::Tanh(lowered.lookup_table(lut))
+            }
             QuantOp::Softmax {
                 len,
                 input,
@@ -198,6 +212,7 @@ pub(crate) fn sections_mut(layer: &mut Layer) -> Vec<&mut Section> {
             &mut fc.multipliers,
             &mut fc.shifts,
         ],
-        Layer::Logistic(_) | Layer::Tanh(_) | Layer::Softmax(_) => Vec::new(),
+        Layer::Logistic(e) | Layer::Tanh(e) => vec![&mut e.table],
+        Layer::Softmax(_) => Vec::new(),
     }
 }

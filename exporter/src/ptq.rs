@@ -13,19 +13,14 @@ use mote_runtime::QuantParams;
 use mote_train::{Activation, Checkpoint, DenseLayer};
 
 /// How the range of an activation tensor is taken from calibration values.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum RangeMethod {
     /// The smallest and largest value seen.
+    #[default]
     MinMax,
     /// The `p`-th and `(100 − p)`-th percentiles, e.g. `p = 99.99`: clips rare outliers so that
     /// the common values get finer steps.
     Percentile(f32),
-}
-
-impl Default for RangeMethod {
-    fn default() -> Self {
-        RangeMethod::MinMax
-    }
 }
 
 /// The fixed output quantisation LiteRT's int8 LOGISTIC uses.

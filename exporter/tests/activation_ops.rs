@@ -5,10 +5,8 @@
 //! computes the layer parameters from the quantisation alone, the runtime validates them and runs
 //! its kernel, and every output byte must equal LiteRT's.
 
-use mote_exporter::activation_params;
-use mote_runtime::kernels;
-use mote_runtime::manifest::Layer;
-use mote_runtime::QuantParams;
+use mote_exporter::{ProvenanceInfo, QuantGraph, QuantOp};
+use mote_runtime::{Model, QuantParams};
 use std::path::{Path, PathBuf};
 
 /// One fixture file.
@@ -82,28 +80,35 @@ fn cases() -> Vec<Case> {
     paths.iter().map(|p| parse(p)).collect()
 }
 
-/// Runs one case through exporter parameters and the runtime kernel; returns the mismatches.
+/// Runs one case as a one-layer blob (exporter parameters, blob writer, runtime parser and
+/// kernel); returns the number of rows that differ from LiteRT.
 fn run_case(case: &Case) -> usize {
-    let layer = match case.op.as_str() {
-        "logistic" => {
-            Layer::Logistic(activation_params::logistic(case.len, case.input, case.output).unwrap())
-        }
-        "tanh" => Layer::Tanh(activation_params::tanh(case.len, case.input, case.output).unwrap()),
-        "softmax" => Layer::Softmax(
-            activation_params::softmax(case.len, case.input, case.output, case.beta).unwrap(),
-        ),
+    let (len, input, output) = (case.len, case.input, case.output);
+    let op = match case.op.as_str() {
+        "logistic" => QuantOp::Logistic { len, input, output },
+        "tanh" => QuantOp::Tanh { len, input, output },
+        "softmax" => QuantOp::Softmax {
+            len,
+            input,
+            output,
+            beta: case.beta,
+        },
         other => panic!("{}: unknown op {other}", case.name),
     };
-    assert_eq!(layer.output_quant(), case.output, "{}", case.name);
+    let graph = QuantGraph {
+        input_len: len,
+        input,
+        ops: vec![op],
+    };
+    let blob = mote_exporter::build(&graph, &ProvenanceInfo::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    let model = Model::parse(&blob).unwrap();
+    assert_eq!(model.output_quant(), case.output, "{}", case.name);
+    let mut arena = vec![0u8; model.arena_len()];
     let mut mismatches = 0;
     for (x, want) in &case.rows {
         let mut got = vec![0i8; x.len()];
-        match &layer {
-            Layer::Logistic(p) => kernels::logistic(p, x, &mut got),
-            Layer::Tanh(p) => kernels::tanh(p, x, &mut got),
-            Layer::Softmax(p) => kernels::softmax(p, x, &mut got),
-            _ => unreachable!(),
-        }
+        model.run(x, &mut arena, &mut got).unwrap();
         if &got != want {
             if mismatches < 5 {
                 eprintln!(
@@ -147,33 +152,5 @@ fn elementwise_fixtures_cover_every_int8_input() {
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), 256, "{}", case.name);
-    }
-}
-
-#[test]
-fn parameters_pass_the_runtime_validation() {
-    // A one-layer blob round trip would need the blob writer; instead check the invariants the
-    // runtime's parser enforces, through the public manifest types.
-    for case in cases() {
-        let layer = match case.op.as_str() {
-            "softmax" => {
-                let p = activation_params::softmax(case.len, case.input, case.output, case.beta)
-                    .unwrap();
-                assert!(p.input_beta_multiplier >= 1 << 30, "{}", case.name);
-                assert!((1..=30).contains(&p.input_beta_left_shift), "{}", case.name);
-                assert_eq!(
-                    p.diff_min,
-                    -((31i64 << 26) >> p.input_beta_left_shift) as i32,
-                    "{}",
-                    case.name
-                );
-                Layer::Softmax(p)
-            }
-            "logistic" => Layer::Logistic(
-                activation_params::logistic(case.len, case.input, case.output).unwrap(),
-            ),
-            _ => Layer::Tanh(activation_params::tanh(case.len, case.input, case.output).unwrap()),
-        };
-        assert_eq!(layer.input_len() as usize, case.len);
     }
 }

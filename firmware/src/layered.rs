@@ -1,13 +1,16 @@
-//! Runs a model one layer at a time so that each layer can be timed.
+//! Runs a model one layer at a time so that each layer can be timed (cargo feature
+//! `layer-timing`, which `mote bench` turns on).
 //!
 //! `mote_runtime::Model::run` runs all layers in one call, and its per-layer step is private, so
 //! this module repeats `run`'s loop with the runtime's public kernels and memory plan. It is only
 //! used for the per-layer *timing*: the firmware reports the outputs of `Model::run` and checks
 //! that this path produced the same bytes, so a divergence shows up as an error line.
-//! TODO: call `Model::run_layer` once the runtime makes a single-layer step public.
+//! Because it repeats private runtime code it can fall behind the runtime; that is why it is a
+//! feature that the bit-exactness tests do not build. TODO: call `Model::run_layer` once the
+//! runtime makes its single-layer step public, and drop the feature.
 
 use mote_runtime::kernels::{self, FullyConnectedView};
-use mote_runtime::manifest::FullyConnected;
+use mote_runtime::manifest::{FullyConnected, Section};
 use mote_runtime::plan::{self, Plan, Slot};
 use mote_runtime::{Layer, Model};
 
@@ -37,9 +40,12 @@ pub fn run_timed(
         let out_len = layer.output_len() as usize;
         let start = clock::now();
         match (plan::source(index, count), plan::destination(index, count)) {
-            (Slot::Input, Slot::Output) => {
-                run_layer(model, layer, input.get(..in_len)?, output.get_mut(..out_len)?)?
-            }
+            (Slot::Input, Slot::Output) => run_layer(
+                model,
+                layer,
+                input.get(..in_len)?,
+                output.get_mut(..out_len)?,
+            )?,
             (Slot::Input, Slot::A) => {
                 run_layer(model, layer, input.get(..in_len)?, a.get_mut(..out_len)?)?
             }
@@ -66,12 +72,16 @@ fn run_layer(model: &Model<'_>, layer: &Layer, input: &[i8], output: &mut [i8]) 
         Layer::FullyConnected(fc) => {
             kernels::fully_connected(&view(model, fc)?, input, output);
         }
-        Layer::Logistic(p) => kernels::logistic(p, input, output),
-        Layer::Tanh(p) => kernels::tanh(p, input, output),
+        Layer::Logistic(p) => kernels::logistic(table(model, p.table)?, input, output),
+        Layer::Tanh(p) => kernels::tanh(table(model, p.table)?, input, output),
         Layer::Softmax(p) => kernels::softmax(p, input, output),
         _ => return None,
     }
     Some(())
+}
+
+fn table<'a>(model: &Model<'a>, section: Section) -> Option<&'a [u8; 256]> {
+    model.section(section).ok()?.try_into().ok()
 }
 
 fn view<'a>(model: &Model<'a>, fc: &FullyConnected) -> Option<FullyConnectedView<'a>> {

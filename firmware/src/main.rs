@@ -9,7 +9,9 @@
 #![no_main]
 
 mod clock;
+#[cfg(feature = "layer-timing")]
 mod layered;
+mod marker;
 mod partition;
 mod stack;
 
@@ -39,18 +41,21 @@ const EXIT_FIT: i32 = 4;
 /// Exit status: running a row failed.
 const EXIT_RUN: i32 = 5;
 /// Exit status: the layer-by-layer run disagreed with `Model::run`.
+#[cfg(feature = "layer-timing")]
 const EXIT_LAYERED: i32 = 6;
 /// Exit status: a panic (a bug: the firmware has no panicking path on any partition).
 const EXIT_PANIC: i32 = 101;
 /// Exit status: a hard fault (a bug, as for panics).
 const EXIT_FAULT: i32 = 134;
 
-/// The model's working memory, one output row, and a second output for the layered check.
+/// The model's working memory, one output row, and (with `layer-timing`) a second output for
+/// the layer-by-layer check.
 /// The host reads this symbol's size from the ELF to report RAM without the unused capacity.
 #[repr(C)]
 struct Buffers {
     arena: [u8; ARENA_CAPACITY],
     output: [i8; OUTPUT_CAPACITY],
+    #[cfg(feature = "layer-timing")]
     layered: [i8; OUTPUT_CAPACITY],
 }
 
@@ -58,6 +63,7 @@ struct Buffers {
 static mut MOTE_BUFFERS: Buffers = Buffers {
     arena: [0; ARENA_CAPACITY],
     output: [0; OUTPUT_CAPACITY],
+    #[cfg(feature = "layer-timing")]
     layered: [0; OUTPUT_CAPACITY],
 };
 
@@ -144,8 +150,11 @@ fn run() -> i32 {
     }
 
     let output = &mut buffers.output[..model.output_len()];
+    #[cfg(feature = "layer-timing")]
     let layered_output = &mut buffers.layered[..model.output_len()];
+    #[cfg(feature = "layer-timing")]
     let mut layer_ticks = [0u64; layered::MAX_LAYERS];
+    #[cfg(feature = "layer-timing")]
     let mut layers_timed = true;
     let mut run_ticks = 0u64;
     let rows = partition
@@ -154,13 +163,16 @@ fn run() -> i32 {
         .map(mote_runtime::kernels::bytes_as_i8);
     for (index, row) in rows.enumerate() {
         let start = clock::now();
+        marker::start();
         let result = model.run(row, &mut buffers.arena, output);
+        marker::stop();
         let ticks = clock::now().wrapping_sub(start);
         if let Err(e) = result {
             defmt::error!("mote: error: row {=u32} failed: {}", index as u32, e);
             return EXIT_RUN;
         }
         run_ticks = run_ticks.wrapping_add(ticks);
+        #[cfg(feature = "layer-timing")]
         if layers_timed {
             let timed = layered::run_timed(
                 &model,
@@ -186,6 +198,7 @@ fn run() -> i32 {
             output
         );
     }
+    #[cfg(feature = "layer-timing")]
     if layers_timed {
         for (index, layer) in model.layers().iter().enumerate() {
             defmt::println!(

@@ -77,8 +77,8 @@ impl<'a> Partition<'a> {
             .checked_add(rows_len)
             .ok_or(PartitionError::OutOfBounds)?;
         if blob_offset < HEADER_LEN
-            || blob_offset % ALIGN != 0
-            || rows_offset % ALIGN != 0
+            || !blob_offset.is_multiple_of(ALIGN)
+            || !rows_offset.is_multiple_of(ALIGN)
             || rows_offset < blob_end
         {
             return Err(PartitionError::OutOfBounds);
@@ -116,7 +116,11 @@ fn crc32_continue(crc: u32, more: &[u8]) -> u32 {
     for &b in more {
         c ^= b as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     !c

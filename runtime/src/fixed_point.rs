@@ -13,7 +13,9 @@ pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> 
     // total_shift in 1..=62 for legal shifts; clamp so that odd values cannot overflow a shift.
     let total_shift = (31 - shift).clamp(1, 62) as u32;
     let round = 1i64 << (total_shift - 1);
-    let product = (x as i64).wrapping_mul(multiplier as i64).wrapping_add(round);
+    let product = (x as i64)
+        .wrapping_mul(multiplier as i64)
+        .wrapping_add(round);
     (product >> total_shift) as i32
 }
 

@@ -56,7 +56,10 @@ impl Header {
         if crc32(body) != header.crc {
             return Err(Error::ChecksumMismatch);
         }
-        if head.get(20..HEADER_LEN).is_some_and(|r| r.iter().any(|&b| b != 0)) {
+        if head
+            .get(20..HEADER_LEN)
+            .is_some_and(|r| r.iter().any(|&b| b != 0))
+        {
             return Err(Error::UnknownFlags);
         }
         Ok(header)

@@ -3,6 +3,7 @@
 //! These types are shared with the exporter, which serialises them; the runtime deserialises
 //! them borrowing strings from the blob, so parsing copies nothing but the small layer list.
 
+use crate::Error;
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
@@ -151,10 +152,9 @@ pub struct Elementwise {
     pub input: QuantParams,
     /// Quantisation of the output (fixed by the op; recorded for inspection).
     pub output: QuantParams,
-    /// The op on every int8 input: input byte `b` (the input's bits as `u8`) maps to
-    /// `table[b >> 4][b & 15]`. Rows of 16 because serde derives arrays only up to 32 long;
-    /// postcard stores the 256 bytes without a length prefix.
-    pub table: [[i8; 16]; 16],
+    /// 256 int8 outputs, one per input value, indexed by the input's bits as `u8`; read in
+    /// place from the blob (flash), so a parsed model stays small.
+    pub table: Section,
 }
 
 /// Parameters of the LiteRT reference int8 SOFTMAX kernel.
@@ -194,6 +194,19 @@ pub struct Metric<'a> {
     pub name: &'a str,
     /// Its value.
     pub value: f32,
+}
+
+impl QuantParams {
+    /// Checks that these parameters can quantise an int8 tensor: a finite, positive scale and a
+    /// zero point in `-128..=127` ([`Error::BadQuantParams`] otherwise).
+    pub fn check_int8(&self) -> Result<(), Error> {
+        let scale_ok = self.scale.is_finite() && self.scale > 0.0;
+        if scale_ok && (-128..=127).contains(&self.zero_point) {
+            Ok(())
+        } else {
+            Err(Error::BadQuantParams)
+        }
+    }
 }
 
 impl Layer {

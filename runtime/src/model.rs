@@ -155,8 +155,8 @@ impl<'a> Model<'a> {
                 let view = self.fully_connected_view(fc)?;
                 kernels::fully_connected(&view, input, output);
             }
-            Layer::Logistic(p) => kernels::logistic(p, input, output),
-            Layer::Tanh(p) => kernels::tanh(p, input, output),
+            Layer::Logistic(p) => kernels::logistic(self.table(p.table)?, input, output),
+            Layer::Tanh(p) => kernels::tanh(self.table(p.table)?, input, output),
             Layer::Softmax(p) => kernels::softmax(p, input, output),
         }
         Ok(())
@@ -173,6 +173,13 @@ impl<'a> Model<'a> {
             activation_min: fc.activation_min,
             activation_max: fc.activation_max,
         })
+    }
+
+    /// A 256-entry lookup table section.
+    fn table(&self, section: Section) -> Result<&'a [u8; 256], Error> {
+        self.section(section)?
+            .try_into()
+            .map_err(|_| Error::SectionLengthMismatch)
     }
 
     /// The bytes of a section (validated at parse, so this does not fail for a parsed model).
@@ -204,8 +211,8 @@ fn validate(manifest: &Manifest<'_>, blob: &[u8], data_start: usize) -> Result<P
     let last = layers.last().ok_or(Error::NoLayers)?;
     check_dim(manifest.input.len)?;
     check_dim(manifest.output.len)?;
-    check_quant(manifest.input.quant)?;
-    check_quant(manifest.output.quant)?;
+    manifest.input.quant.check_int8()?;
+    manifest.output.quant.check_int8()?;
     if first.input_len() != manifest.input.len || last.output_len() != manifest.output.len {
         return Err(Error::ShapeMismatch);
     }
@@ -221,11 +228,17 @@ fn validate(manifest: &Manifest<'_>, blob: &[u8], data_start: usize) -> Result<P
             return Err(Error::ShapeMismatch);
         }
         previous_len = layer.output_len();
-        check_quant(layer.output_quant())?;
+        layer.output_quant().check_int8()?;
         match layer {
             Layer::FullyConnected(fc) => validate_fully_connected(fc, &sections)?,
-            Layer::Logistic(p) => kernels::validate_logistic(p)?,
-            Layer::Tanh(p) => kernels::validate_tanh(p)?,
+            Layer::Logistic(p) => {
+                sections.check(p.table, 256, 1)?;
+                kernels::validate_logistic(p)?
+            }
+            Layer::Tanh(p) => {
+                sections.check(p.table, 256, 1)?;
+                kernels::validate_tanh(p)?
+            }
             Layer::Softmax(p) => kernels::validate_softmax(p)?,
         }
     }
@@ -239,13 +252,6 @@ fn validate(manifest: &Manifest<'_>, blob: &[u8], data_start: usize) -> Result<P
 fn check_dim(len: u32) -> Result<(), Error> {
     if len == 0 || len > MAX_DIM {
         return Err(Error::BadDimension);
-    }
-    Ok(())
-}
-
-fn check_quant(q: QuantParams) -> Result<(), Error> {
-    if !(q.scale.is_finite() && q.scale > 0.0) || !(-128..=127).contains(&q.zero_point) {
-        return Err(Error::BadQuantParams);
     }
     Ok(())
 }

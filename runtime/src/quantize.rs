@@ -22,7 +22,10 @@ mod tests {
 
     #[test]
     fn round_trip_and_saturation() {
-        let q = QuantParams { scale: 0.5, zero_point: -3 };
+        let q = QuantParams {
+            scale: 0.5,
+            zero_point: -3,
+        };
         assert_eq!(quantize(1.0, q), -1);
         assert_eq!(quantize(0.25, q), -2); // 0.5 steps round away from zero
         assert_eq!(quantize(-0.25, q), -4);

@@ -59,12 +59,22 @@ pub fn random_mlp(sizes: &[usize], seed: u64) -> QuantGraph {
         ops.push(QuantOp::FullyConnected(QuantDense {
             input_len: n_in,
             output_len: n_out,
-            weights: (0..n_in * n_out).map(|_| (rng.below(255) as i32 - 127) as i8).collect(),
-            weight_scales: (0..n_out).map(|_| 0.001 + rng.below(100) as f32 / 10_000.0).collect(),
-            bias: (0..n_out).map(|_| rng.below(20_000) as i32 - 10_000).collect(),
+            weights: (0..n_in * n_out)
+                .map(|_| (rng.below(255) as i32 - 127) as i8)
+                .collect(),
+            weight_scales: (0..n_out)
+                .map(|_| 0.001 + rng.below(100) as f32 / 10_000.0)
+                .collect(),
+            bias: (0..n_out)
+                .map(|_| rng.below(20_000) as i32 - 10_000)
+                .collect(),
             input: current,
             output,
-            activation: if last { FusedActivation::None } else { FusedActivation::Relu },
+            activation: if last {
+                FusedActivation::None
+            } else {
+                FusedActivation::Relu
+            },
         }));
         current = output;
     }

@@ -18,7 +18,7 @@ fn exercise(blob: &[u8]) -> Result<(), Error> {
     model.run(&input, &mut arena, &mut output)
 }
 
-fn reseal(blob: &mut Vec<u8>) {
+fn reseal(blob: &mut [u8]) {
     if blob.len() < HEADER_LEN {
         return;
     }
@@ -40,7 +40,9 @@ fn valid_blobs() -> Vec<Vec<u8>> {
     ];
     // Imported LiteRT models add the activation layers (when their fixtures exist).
     for name in ["diabetes_tanh", "cancer_softmax", "digits_softmax_tanh"] {
-        let path = mote_tests::fixtures().join("litert").join(format!("{name}.tflite"));
+        let path = mote_tests::fixtures()
+            .join("litert")
+            .join(format!("{name}.tflite"));
         if let Ok(bytes) = std::fs::read(&path) {
             if let Ok(graph) = mote_exporter::tflite::import(&bytes) {
                 if let Ok(blob) = build(&graph, &provenance) {
@@ -94,7 +96,10 @@ fn resealed_bit_flips_never_panic() {
         }
     }
     // Damage must reach the deep checks, not just the decoder.
-    assert!(outcomes.len() >= 4, "too few distinct outcomes: {outcomes:?}");
+    assert!(
+        outcomes.len() >= 4,
+        "too few distinct outcomes: {outcomes:?}"
+    );
 }
 
 #[test]
@@ -104,7 +109,10 @@ fn truncations_and_extensions_never_panic() {
             let mut short = blob[..cut].to_vec();
             assert!(exercise(&short).is_err());
             reseal(&mut short);
-            assert!(exercise(&short).is_err(), "truncated to {cut} bytes yet valid");
+            assert!(
+                exercise(&short).is_err(),
+                "truncated to {cut} bytes yet valid"
+            );
         }
         let mut long = blob.clone();
         long.extend_from_slice(&[0; 16]);
@@ -128,7 +136,10 @@ fn header_field_edits_are_errors() {
             if field != 8 {
                 reseal(&mut damaged);
             }
-            assert!(exercise(&damaged).is_err(), "header edit at {field} = {value}");
+            assert!(
+                exercise(&damaged).is_err(),
+                "header edit at {field} = {value}"
+            );
         }
     }
 }
@@ -162,7 +173,13 @@ fn section_and_shape_edits_are_errors() {
                     4 => fc.input_len = value,
                     _ => fc.output_len = value,
                 },
-                Layer::Logistic(e) | Layer::Tanh(e) => e.len = value,
+                Layer::Logistic(e) | Layer::Tanh(e) => match pick {
+                    0 => e.len = value,
+                    1 => e.table.offset = value,
+                    2 => e.table.len = value,
+                    3 => e.input.zero_point = value as i32,
+                    _ => e.output.scale = f32::from_bits(value),
+                },
                 Layer::Softmax(s) => match pick {
                     0 => s.len = value,
                     1 => s.input_beta_left_shift = value as i32,
@@ -193,7 +210,14 @@ fn section_and_shape_edits_are_errors() {
             }
         }
     }
-    for expected in ["SectionOutOfBounds", "SectionLengthMismatch", "ShapeMismatch"] {
-        assert!(errors.contains(expected), "{expected} never seen: {errors:?}");
+    for expected in [
+        "SectionOutOfBounds",
+        "SectionLengthMismatch",
+        "ShapeMismatch",
+    ] {
+        assert!(
+            errors.contains(expected),
+            "{expected} never seen: {errors:?}"
+        );
     }
 }

@@ -191,7 +191,9 @@ impl Checkpoint {
             if l.input_len == 0 || l.output_len == 0 {
                 return invalid(format!("layer {i} has a zero length"));
             }
-            if l.weight.len() != l.input_len * l.output_len || l.bias.len() != l.output_len {
+            if Some(l.weight.len()) != l.input_len.checked_mul(l.output_len)
+                || l.bias.len() != l.output_len
+            {
                 return invalid(format!(
                     "layer {i}: weight/bias lengths do not match {}x{}",
                     l.output_len, l.input_len
@@ -307,7 +309,7 @@ impl Checkpoint {
         let n_layers: usize = layers_text
             .parse()
             .map_err(|_| bad("layers", layers_text))?;
-        if n_layers == 0 || n_layers * 2 != tensors.len() {
+        if n_layers == 0 || n_layers.checked_mul(2) != Some(tensors.len()) {
             return Err(CheckpointError::InvalidModel(format!(
                 "metadata says {n_layers} layers but the file holds {} tensors (expected 2 per layer)",
                 tensors.len()

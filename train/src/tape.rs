@@ -2,7 +2,7 @@
 //!
 //! Why our own: Rust's deep-learning crates have no gradients through Cholesky or triangular
 //! solves (needed later for the GP models) and take many minutes to build cold. A tape is a
-//! flat list of nodes in evaluation order; each node keeps its value and the [`Op`] that made
+//! flat list of nodes in evaluation order; each node keeps its value and the `Op` that made
 //! it, so [`Tape::backward`] walks the list once in reverse and applies each op's adjoint rule.
 //!
 //! Adding an op (e.g. Cholesky, triangular solve, logdet for GPs) means: one `Op` variant, one

@@ -79,7 +79,7 @@ struct Standardizer {
 }
 
 impl Standardizer {
-    /// Fits mean and scale per column: the population std, but at least [`RANGE_FLOOR`] times
+    /// Fits mean and scale per column: the population std, but at least `RANGE_FLOOR` times
     /// the column's range; zero-variance columns get scale 1.
     fn fit(rows: &[Vec<f32>]) -> Self {
         let d = rows.first().map_or(0, Vec::len);

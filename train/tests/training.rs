@@ -11,9 +11,7 @@ fn load(name: &str) -> Dataset {
 }
 
 fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mote-train-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    std::env::temp_dir().join(format!("mote-train-{}-{name}", std::process::id()))
 }
 
 fn test_accuracy(model: &Checkpoint, test: &Dataset) -> f64 {
@@ -37,6 +35,7 @@ fn digits_reaches_97_percent() {
     let loaded = Checkpoint::load(&path).unwrap();
     assert_eq!(loaded, model);
     assert_eq!(test_accuracy(&loaded, &test), acc);
+    std::fs::remove_file(&path).ok();
 }
 
 #[test]
@@ -52,6 +51,8 @@ fn same_seed_gives_bit_identical_checkpoint() {
     a.save(&pa).unwrap();
     b.save(&pb).unwrap();
     assert_eq!(std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
+    std::fs::remove_file(&pa).ok();
+    std::fs::remove_file(&pb).ok();
     let c = train_classifier(&train, 10, &TrainConfig { seed: 1, ..cfg }, &mut |_| {});
     assert_ne!(
         c.layers, a.layers,

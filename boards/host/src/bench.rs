@@ -7,7 +7,7 @@
 
 use crate::elf::{Elf, Sections};
 use crate::error::io;
-use crate::{device, qemu, Board, BoardError};
+use crate::{device, firmware, qemu, Board, BoardError};
 use mote_runtime::Model;
 use serde::Serialize;
 
@@ -34,6 +34,9 @@ pub struct BenchReport {
     pub instructions_per_mac: f64,
     /// Per layer, mean over the rows (measured by running the layers one at a time).
     pub layers: Vec<LayerBench>,
+    /// Why `layers` is empty, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers_note: Option<String>,
     /// Flash the firmware takes: vectors + text + rodata + data's initial values (blob apart).
     pub flash_bytes: u64,
     /// RAM: data + bss (without the firmware's unused buffer capacity) + arena + one output row
@@ -83,8 +86,7 @@ pub fn bench(
 ) -> Result<BenchReport, BoardError> {
     let board = Board::load(board_name)?;
     let sysclk_hz = board.qemu()?.sysclk_hz;
-    let model =
-        Model::parse(blob).map_err(|e| BoardError::Partition(format!("blob rejected: {e}")))?;
+    let model = Model::parse(blob).map_err(BoardError::Blob)?;
     let generated;
     let rows = match rows {
         Some(rows) => rows,
@@ -97,7 +99,24 @@ pub fn bench(
         icount: true,
         ..qemu::Options::default()
     };
-    let run = device::run_rows(&board, blob, rows, options)?;
+    // Per-layer timing repeats private runtime code in the firmware (`firmware/src/layered.rs`);
+    // if that has fallen behind the runtime, still report everything else.
+    let timed = firmware::Features { layer_timing: true };
+    let (run, layers_note) = match device::run_rows_with(&board, timed, blob, rows, options) {
+        Ok(run) => (run, None),
+        Err(BoardError::Build { output, .. }) => {
+            let run = device::run_rows(&board, blob, rows, options)?;
+            let first = output
+                .lines()
+                .find(|l| l.starts_with("error"))
+                .unwrap_or("");
+            let note = format!(
+                "per-layer figures unavailable: the layer-timing firmware does not build ({first})"
+            );
+            (run, Some(note))
+        }
+        Err(e) => return Err(e),
+    };
     let elf_bytes = std::fs::read(&run.elf).map_err(io(format!("{}", run.elf.display())))?;
     let elf = Elf::parse(&elf_bytes)?;
     let sections = elf.sections();
@@ -137,6 +156,7 @@ pub fn bench(
         inference_instructions: inference,
         instructions_per_mac: inference / model.macs().max(1) as f64,
         layers,
+        layers_note,
         flash_bytes: sections.flash(),
         ram_bytes: sections.data
             + bss_without_buffers
@@ -178,6 +198,9 @@ impl std::fmt::Display for BenchReport {
                 "    layer {:>2} {:<16} {:>10.0} instructions  {:>8} MACs",
                 layer.index, layer.op, layer.instructions, layer.macs
             )?;
+        }
+        if let Some(note) = &self.layers_note {
+            writeln!(f, "    ({note})")?;
         }
         let s = &self.memory.sections;
         writeln!(

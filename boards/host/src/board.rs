@@ -101,7 +101,10 @@ mod tests {
     fn every_board_folder_loads() {
         let names = Board::names().unwrap();
         for name in ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"] {
-            assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+            assert!(
+                names.iter().any(|n| n == name),
+                "{name} missing from {names:?}"
+            );
         }
         for name in names {
             let board = Board::load(&name).unwrap();

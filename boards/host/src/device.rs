@@ -39,10 +39,21 @@ pub fn run_rows(
     rows: &[Vec<i8>],
     options: qemu::Options,
 ) -> Result<DeviceRun, BoardError> {
+    run_rows_with(board, firmware::Features::default(), blob, rows, options)
+}
+
+/// [`run_rows`] with firmware built with `features`.
+pub fn run_rows_with(
+    board: &Board,
+    features: firmware::Features,
+    blob: &[u8],
+    rows: &[Vec<i8>],
+    options: qemu::Options,
+) -> Result<DeviceRun, BoardError> {
     let qemu_config = board.qemu()?;
     let row_len = rows.first().map_or(0, Vec::len);
     let image = partition::write(blob, rows, row_len)?;
-    let elf_path = firmware::build(board)?;
+    let elf_path = firmware::build_with(board, features)?;
     run_image(board, &qemu_config.machine, &elf_path, &image, options)
 }
 
@@ -192,7 +203,10 @@ impl<'a> Fields<'a> {
             .split(',')
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .map(|v| v.parse().map_err(|_| format!("`{v}` in `{key}` is not an i8")))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| format!("`{v}` in `{key}` is not an i8"))
+            })
             .collect()
     }
 }
@@ -242,7 +256,10 @@ mod tests {
         ];
         let run = read_report(&log).unwrap();
         assert_eq!(run.outputs, vec![vec![1, -2], vec![-128, 127]]);
-        assert_eq!((run.parse_ticks, run.arena_len, run.stack_bytes), (12, 8, 512));
+        assert_eq!(
+            (run.parse_ticks, run.arena_len, run.stack_bytes),
+            (12, 8, 512)
+        );
         assert_eq!(run.row_ticks, vec![5, 6]);
         assert_eq!(run.layer_ticks, vec![("FULLY_CONNECTED".to_string(), 7)]);
         assert!(read_report(&log[..7]).is_err());

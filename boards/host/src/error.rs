@@ -50,6 +50,8 @@ pub enum BoardError {
     Elf(String),
     /// The defmt frames did not decode.
     Defmt(String),
+    /// The host runtime rejects the blob, so the device would too.
+    Blob(mote_runtime::Error),
     /// The blob or rows cannot be put in a partition (too large, wrong row length).
     Partition(String),
     /// The firmware reported an error or exited with a nonzero status.
@@ -84,10 +86,14 @@ impl fmt::Display for BoardError {
                 "qemu-system-arm is not installed (Debian/Ubuntu: apt-get install qemu-system-arm)"
             ),
             BoardError::Timeout { seconds, log } => {
-                write!(f, "QEMU did not finish within {seconds} s; log so far:\n{log}")
+                write!(
+                    f,
+                    "QEMU did not finish within {seconds} s; log so far:\n{log}"
+                )
             }
             BoardError::Elf(m) => write!(f, "firmware ELF: {m}"),
             BoardError::Defmt(m) => write!(f, "defmt log: {m}"),
+            BoardError::Blob(e) => write!(f, "not a valid .mote blob: {e}"),
             BoardError::Partition(m) => write!(f, "model partition: {m}"),
             BoardError::Device { status, message } => match status {
                 Some(s) => write!(f, "firmware failed (exit status {s}): {message}"),

@@ -1,9 +1,10 @@
 //! Builds `firmware/` for a board with cargo.
 //!
-//! Each board gets its own target directory (`firmware/target/<board>`), so boards that share a
-//! target triple but not CPU flags (qemu-m33 and qemu-m55) never invalidate each other's build;
-//! cargo's incremental build is the cache, and a rebuild with nothing changed takes well under a
-//! second.
+//! Each board, and each set of firmware features, gets its own target directory
+//! (`firmware/target/<board>` or `firmware/target/<board>-layer-timing`), so boards that share a
+//! target triple but not CPU flags (qemu-m33 and qemu-m55), and the test and bench builds, never
+//! invalidate each other; cargo's incremental build is the cache, and a rebuild with nothing
+//! changed takes well under a second.
 
 use crate::error::{io, BoardError};
 use crate::Board;
@@ -18,26 +19,58 @@ pub fn dir() -> PathBuf {
     crate::repo_root().join("firmware")
 }
 
-/// Where the firmware ELF for `board` is (or will be) built.
-pub fn elf_path(board: &Board) -> PathBuf {
+/// Optional firmware features.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Features {
+    /// Also run each row layer by layer and report per-layer ticks (feature `layer-timing`).
+    pub layer_timing: bool,
+}
+
+impl Features {
+    fn suffix(self) -> &'static str {
+        if self.layer_timing {
+            "-layer-timing"
+        } else {
+            ""
+        }
+    }
+}
+
+fn target_dir(board: &Board, features: Features) -> PathBuf {
     dir()
         .join("target")
-        .join(&board.name)
+        .join(format!("{}{}", board.name, features.suffix()))
+}
+
+/// Where the firmware ELF for `board` is (or will be) built.
+pub fn elf_path(board: &Board, features: Features) -> PathBuf {
+    target_dir(board, features)
         .join(&board.target)
         .join("release")
         .join(BINARY)
 }
 
-/// Builds the firmware for `board` (release profile) and returns the ELF's path.
+/// Builds the firmware for `board` (release profile, default features) and returns the ELF's
+/// path.
 pub fn build(board: &Board) -> Result<PathBuf, BoardError> {
+    build_with(board, Features::default())
+}
+
+/// Builds the firmware for `board` with `features` and returns the ELF's path.
+pub fn build_with(board: &Board, features: Features) -> Result<PathBuf, BoardError> {
     let firmware = dir();
+    let mut feature_args = Vec::new();
+    if features.layer_timing {
+        feature_args.extend(["--features", "layer-timing"]);
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(&firmware)
         .args(["build", "--release", "--quiet", "--bin", BINARY, "--target"])
         .arg(&board.target)
+        .args(&feature_args)
         .arg("--target-dir")
-        .arg(firmware.join("target").join(&board.name))
+        .arg(target_dir(board, features))
         .env("MOTE_BOARD", &board.name)
         // The board's flags replace any the caller's environment carries (they would otherwise
         // leak host-only flags into a thumb build, or be overridden by them).
@@ -57,7 +90,7 @@ pub fn build(board: &Board) -> Result<PathBuf, BoardError> {
             output: tail,
         });
     }
-    let elf = elf_path(board);
+    let elf = elf_path(board, features);
     if !elf.is_file() {
         return Err(BoardError::Elf(format!(
             "cargo succeeded but {} is missing",

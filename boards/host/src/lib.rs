@@ -32,7 +32,9 @@ use std::path::PathBuf;
 pub fn repo_root() -> PathBuf {
     match std::env::var_os("MOTE_ROOT") {
         Some(root) => PathBuf::from(root),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(".."),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(".."),
     }
 }
 

@@ -45,13 +45,7 @@ pub fn write(blob: &[u8], rows: &[Vec<i8>], row_len: usize) -> Result<Vec<u8>, B
     image.extend_from_slice(&MAGIC);
     image.extend_from_slice(&VERSION.to_le_bytes());
     image.extend_from_slice(&0u16.to_le_bytes());
-    for v in [
-        blob_offset,
-        blob.len(),
-        rows_offset,
-        rows.len(),
-        row_len,
-    ] {
+    for v in [blob_offset, blob.len(), rows_offset, rows.len(), row_len] {
         image.extend_from_slice(&field(v)?.to_le_bytes());
     }
     image.extend_from_slice(&[0; 4]); // crc, filled in below

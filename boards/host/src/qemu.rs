@@ -86,7 +86,10 @@ pub fn run(
     let stderr = drain(child.stderr.take());
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().map_err(io(format!("waiting for {QEMU}")))? {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(io(format!("waiting for {QEMU}")))?
+        {
             break status;
         }
         if started.elapsed() > options.timeout {

@@ -1,4 +1,4 @@
-//! Bit-exactness on emulated Cortex-M cores: the firmware is built for qemu-m4 (Cortex-M4F),
+//! Bit-exactness on emulated Cortex-M cores: the firmware is built for qemu-m4 (Cortex-M4F), qemu-m7,
 //! qemu-m33 (Cortex-M33) and qemu-m55 (Cortex-M55 with Helium), each blob runs on every input
 //! row under `qemu-system-arm`, and every output byte must equal the host runtime's.
 //!
@@ -44,8 +44,7 @@ fn repo() -> PathBuf {
 }
 
 fn read_rows(path: &std::path::Path) -> Vec<Vec<i8>> {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -97,7 +96,9 @@ fn random_mlp(sizes: &[usize], seed: u64) -> QuantGraph {
             weight_scales: (0..n_out)
                 .map(|_| 0.001 + rng.below(100) as f32 / 10_000.0)
                 .collect(),
-            bias: (0..n_out).map(|_| rng.below(20_000) as i32 - 10_000).collect(),
+            bias: (0..n_out)
+                .map(|_| rng.below(20_000) as i32 - 10_000)
+                .collect(),
             input: current,
             output,
             activation: if last {
@@ -146,8 +147,10 @@ fn cases() -> Vec<Case> {
     });
     let quickstart = repo().join("out/quickstart/digits.mote");
     if let Ok(blob) = std::fs::read(&quickstart) {
-        let model = Model::parse(&blob).expect("quickstart blob parses");
-        let rows = mote_boards::bench::pseudo_random_rows(32, model.input_len());
+        let input_len = Model::parse(&blob)
+            .expect("quickstart blob parses")
+            .input_len();
+        let rows = mote_boards::bench::pseudo_random_rows(32, input_len);
         cases.push(Case {
             name: "quickstart digits".into(),
             blob,
@@ -214,6 +217,11 @@ fn bit_exact_on_qemu_m4() {
 }
 
 #[test]
+fn bit_exact_on_qemu_m7() {
+    check_board("qemu-m7");
+}
+
+#[test]
 fn bit_exact_on_qemu_m33() {
     check_board("qemu-m33");
 }
@@ -260,7 +268,12 @@ fn corrupt_or_missing_partitions_are_reported_not_faults() {
     cases.push(("blob length overflows", huge_blob, 2, "OutOfBounds"));
     let mut many_rows = good.clone();
     many_rows[20..24].copy_from_slice(&0x4000_0000u32.to_le_bytes());
-    cases.push(("row count beyond the partition", many_rows, 2, "OutOfBounds"));
+    cases.push((
+        "row count beyond the partition",
+        many_rows,
+        2,
+        "OutOfBounds",
+    ));
     let mut flipped_row = good.clone();
     flipped_row[rows_at] ^= 0x10;
     cases.push(("flipped row bit", flipped_row, 2, "ChecksumMismatch"));
@@ -278,7 +291,10 @@ fn corrupt_or_missing_partitions_are_reported_not_faults() {
         let (got_status, message) = device_error(&image);
         assert_eq!(got_status, Some(status), "{what}: {message}");
         assert!(message.starts_with("mote: error:"), "{what}: {message}");
-        assert!(message.contains(needle), "{what}: `{needle}` not in {message}");
+        assert!(
+            message.contains(needle),
+            "{what}: `{needle}` not in {message}"
+        );
         assert!(
             !message.contains("fault") && !message.contains("panic"),
             "{what}: {message}"

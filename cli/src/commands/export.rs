@@ -31,21 +31,35 @@ pub struct Args {
 
 /// Exports and prints the report.
 pub fn run(args: Args) -> Result {
-    let input = args.tflite.as_ref().or(args.checkpoint.as_ref()).ok_or("nothing to export")?;
-    let out = args.out.clone().unwrap_or_else(|| input.with_extension("mote"));
+    let input = args
+        .tflite
+        .as_ref()
+        .or(args.checkpoint.as_ref())
+        .ok_or("nothing to export")?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| input.with_extension("mote"));
     let blob = if let Some(path) = &args.tflite {
-        let graph = tflite::import(&read_file(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        let graph =
+            tflite::import(&read_file(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
         let provenance = ProvenanceInfo {
             source: path.display().to_string(),
             ..Default::default()
         };
         build(&graph, &provenance).map_err(|e| e.to_string())?
     } else {
-        let data_path = args.data.as_ref().ok_or("--data is required with a checkpoint")?;
-        let checkpoint = Checkpoint::load(input).map_err(|e| format!("{}: {e}", input.display()))?;
+        let data_path = args
+            .data
+            .as_ref()
+            .ok_or("--data is required with a checkpoint")?;
+        let checkpoint =
+            Checkpoint::load(input).map_err(|e| format!("{}: {e}", input.display()))?;
         let data = Dataset::load_csv(data_path).map_err(|e| e.to_string())?;
         let (train, test) = data.split_mod5();
-        let range = args.percentile.map_or(RangeMethod::MinMax, RangeMethod::Percentile);
+        let range = args
+            .percentile
+            .map_or(RangeMethod::MinMax, RangeMethod::Percentile);
         let (blob, report) = export_checkpoint(&checkpoint, &train, &test, range, input)?;
         println!("{report}");
         blob
@@ -64,7 +78,8 @@ pub fn export_checkpoint(
     range: RangeMethod,
     source: &Path,
 ) -> Result<(Vec<u8>, Report)> {
-    let graph = quantize_checkpoint(checkpoint, &train.features, range).map_err(|e| e.to_string())?;
+    let graph =
+        quantize_checkpoint(checkpoint, &train.features, range).map_err(|e| e.to_string())?;
     let mut provenance = ProvenanceInfo {
         source: source.display().to_string(),
         data_hash: train.fingerprint(),

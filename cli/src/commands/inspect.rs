@@ -55,11 +55,7 @@ pub fn run(args: Args) -> Result {
                     .fold((i8::MAX, i8::MIN), |(lo, hi), s| (lo.min(s), hi.max(s)));
                 println!(
                     "  {:?} clamp [{}, {}]  weights {} B ({:?}, per-channel, shifts {lo}..{hi})",
-                    fc.activation,
-                    fc.activation_min,
-                    fc.activation_max,
-                    fc.weights.len,
-                    fc.layout
+                    fc.activation, fc.activation_min, fc.activation_max, fc.weights.len, fc.layout
                 );
             }
             Layer::Logistic(p) | Layer::Tanh(p) => println!(

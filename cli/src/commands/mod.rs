@@ -17,7 +17,8 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
 /// Writes a whole file (creating its folder), naming it in the error.
 pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -40,7 +40,9 @@ pub fn run(args: Args) -> Result {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let checkpoint_path = args.out.join("digits.safetensors");
-    checkpoint.save(&checkpoint_path).map_err(|e| e.to_string())?;
+    checkpoint
+        .save(&checkpoint_path)
+        .map_err(|e| e.to_string())?;
     let (blob, report) = export_checkpoint(
         &checkpoint,
         &train,

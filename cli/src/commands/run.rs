@@ -42,7 +42,12 @@ pub fn run(args: Args) -> Result {
         let mut outputs = Vec::with_capacity(rows.len());
         for (i, row) in rows.iter().enumerate() {
             check(i, row.len())?;
-            outputs.push(runner.run_quantized(row).map_err(|e| e.to_string())?.to_vec());
+            outputs.push(
+                runner
+                    .run_quantized(row)
+                    .map_err(|e| e.to_string())?
+                    .to_vec(),
+            );
         }
         write_rows(&args.output, &outputs)?;
         outputs.len()

@@ -93,7 +93,11 @@ pub fn run(args: Args) -> Result {
     let (train, test) = data.split_mod5();
     let cfg = args.config();
     let checkpoint = fit(&train, args.task, &cfg)?;
-    let predictions: Vec<Vec<f32>> = test.features.iter().map(|r| checkpoint.forward(r)).collect();
+    let predictions: Vec<Vec<f32>> = test
+        .features
+        .iter()
+        .map(|r| checkpoint.forward(r))
+        .collect();
     match args.task {
         TaskArg::Classify => println!(
             "test accuracy {:.4} on {} rows",
@@ -116,8 +120,19 @@ pub fn run(args: Args) -> Result {
 
 /// Trains on `train` with a progress bar on standard error.
 pub fn fit(train: &Dataset, task: TaskArg, cfg: &TrainConfig) -> Result<Checkpoint> {
-    if train.len() == 0 {
+    if train.is_empty() {
         return Err("the training set is empty".into());
+    }
+    if let TaskArg::Classify = task {
+        if let Some(bad) = train.targets.iter().find(|&&t| t < 0.0 || t.fract() != 0.0) {
+            return Err(format!(
+                "classification labels must be class indices 0, 1, 2, ...; found {bad} \
+                 (use --task regress for a real-valued target)"
+            ));
+        }
+        if train.num_classes() < 2 {
+            return Err("classification needs at least two classes in the training rows".into());
+        }
     }
     let bar = ProgressBar::new(cfg.epochs as u64);
     bar.set_style(
@@ -130,8 +145,7 @@ pub fn fit(train: &Dataset, task: TaskArg, cfg: &TrainConfig) -> Result<Checkpoi
     };
     let checkpoint = match task {
         TaskArg::Classify => {
-            let classes = train.targets.iter().fold(0f32, |m, &t| m.max(t)) as usize + 1;
-            mote_train::train_classifier(train, classes, cfg, &mut on_epoch)
+            mote_train::train_classifier(train, train.num_classes(), cfg, &mut on_epoch)
         }
         TaskArg::Regress => mote_train::train_regressor(train, cfg, &mut on_epoch),
     };

@@ -3,9 +3,10 @@
 //! LiteRT's `BUILTIN_REF` (and default) int8 LOGISTIC is a table lookup: Prepare evaluates
 //! `1 / (1 + exp(-x))` in float for each of the 256 input values and quantises the results;
 //! Eval indexes the table with the input byte. The exporter computes that table
-//! (`mote_exporter::activation_params::logistic`) and stores it in [`Elementwise::table`].
+//! (`mote_exporter::activation_params::logistic`) and stores it in the section
+//! [`Elementwise::table`].
 
-use crate::manifest::{Elementwise, QuantParams};
+use crate::manifest::Elementwise;
 use crate::Error;
 
 /// Output scale LiteRT requires of int8 logistic.
@@ -13,17 +14,16 @@ pub const OUTPUT_SCALE: f32 = 1.0 / 256.0;
 /// Output zero point the int8 quantisation spec fixes for logistic.
 pub const OUTPUT_ZERO_POINT: i32 = -128;
 
-/// int8 logistic of each element: `output[i] = table(input[i])`.
-pub fn logistic(p: &Elementwise, input: &[i8], output: &mut [i8]) {
-    apply_table(&p.table, input, output);
+/// int8 logistic of each element: `output[i] = table[input[i] as u8]`, with the layer's table.
+pub fn logistic(table: &[u8; 256], input: &[i8], output: &mut [i8]) {
+    lookup(table, input, output);
 }
 
-/// Looks every input up in a 256-entry table stored as 16 rows of 16.
-pub(crate) fn apply_table(table: &[[i8; 16]; 16], input: &[i8], output: &mut [i8]) {
+/// Looks every input up in a 256-entry table indexed by the input's bits.
+pub(crate) fn lookup(table: &[u8; 256], input: &[i8], output: &mut [i8]) {
     for (y, &x) in output.iter_mut().zip(input) {
-        let b = x as u8;
-        // Both indices are below 16 by construction, so this cannot go out of bounds.
-        *y = table[usize::from(b >> 4)][usize::from(b & 15)];
+        // A u8 index into a 256-entry array cannot go out of bounds.
+        *y = table[usize::from(x as u8)] as i8;
     }
 }
 
@@ -31,17 +31,8 @@ pub(crate) fn apply_table(table: &[[i8; 16]; 16], input: &[i8], output: &mut [i8
 /// for it) and the output quantisation the op fixes, 1/256 and -128 ([`Error::BadQuantParams`]).
 /// The table itself can hold any values.
 pub(crate) fn validate(p: &Elementwise) -> Result<(), Error> {
-    check_input(p.input)?;
+    p.input.check_int8()?;
     if p.output.scale != OUTPUT_SCALE || p.output.zero_point != OUTPUT_ZERO_POINT {
-        return Err(Error::BadQuantParams);
-    }
-    Ok(())
-}
-
-/// An int8 input quantisation: finite positive scale, zero point in `-128..=127`.
-pub(crate) fn check_input(q: QuantParams) -> Result<(), Error> {
-    let scale_ok = q.scale.is_finite() && q.scale > 0.0;
-    if !scale_ok || !(-128..=127).contains(&q.zero_point) {
         return Err(Error::BadQuantParams);
     }
     Ok(())
@@ -50,20 +41,10 @@ pub(crate) fn check_input(q: QuantParams) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::{QuantParams, Section};
     use proptest::prelude::*;
 
-    fn ramp_table() -> [[i8; 16]; 16] {
-        let mut t = [[0i8; 16]; 16];
-        for (hi, row) in t.iter_mut().enumerate() {
-            for (lo, v) in row.iter_mut().enumerate() {
-                // the table maps each byte to its bitwise complement, as a recognisable pattern
-                *v = !((hi * 16 + lo) as u8) as i8;
-            }
-        }
-        t
-    }
-
-    fn params(table: [[i8; 16]; 16]) -> Elementwise {
+    fn params() -> Elementwise {
         Elementwise {
             len: 256,
             input: QuantParams {
@@ -74,16 +55,23 @@ mod tests {
                 scale: OUTPUT_SCALE,
                 zero_point: OUTPUT_ZERO_POINT,
             },
-            table,
+            table: Section {
+                offset: 0,
+                len: 256,
+            },
         }
     }
 
     #[test]
     fn looks_up_every_byte() {
-        let p = params(ramp_table());
+        // The table maps each byte to its bitwise complement, a recognisable pattern.
+        let mut table = [0u8; 256];
+        for (i, v) in table.iter_mut().enumerate() {
+            *v = !(i as u8);
+        }
         let input: std::vec::Vec<i8> = (-128..=127).collect();
         let mut out = [0i8; 256];
-        logistic(&p, &input, &mut out);
+        logistic(&table, &input, &mut out);
         for (&x, &y) in input.iter().zip(&out) {
             assert_eq!(y, !(x as u8) as i8);
         }
@@ -91,7 +79,7 @@ mod tests {
 
     #[test]
     fn validate_checks_quantisation() {
-        let good = params(ramp_table());
+        let good = params();
         assert_eq!(validate(&good), Ok(()));
         let mut p = good;
         p.output.zero_point = 0;
@@ -110,14 +98,13 @@ mod tests {
     proptest! {
         #[test]
         fn never_panics(
-            fill in any::<i8>(),
+            fill in any::<u8>(),
             input in proptest::collection::vec(any::<i8>(), 0..300),
             out_len in 0usize..300,
         ) {
-            let p = params([[fill; 16]; 16]);
             let mut out = std::vec![0i8; out_len];
-            logistic(&p, &input, &mut out);
-            prop_assert!(out.iter().take(input.len()).all(|&y| y == fill));
+            logistic(&[fill; 256], &input, &mut out);
+            prop_assert!(out.iter().take(input.len()).all(|&y| y == fill as i8));
         }
     }
 }

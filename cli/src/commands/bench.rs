@@ -1,0 +1,66 @@
+//! `mote bench`: instruction counts, flash and RAM of a blob on an emulated board.
+
+use super::{read_file, Result};
+use std::path::PathBuf;
+
+/// Arguments of `mote bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The .mote blob.
+    blob: PathBuf,
+    /// An emulated board (a folder of `boards/` with a `[qemu]` table), e.g. `qemu-m4`.
+    #[arg(long)]
+    board: String,
+    /// Input rows: CSV, one row of int8 values per line (default: 16 fixed pseudo-random rows).
+    #[arg(long)]
+    rows: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Builds the firmware for the board (cached), runs the blob under QEMU with `-icount shift=0`
+/// and prints instructions for parse and per inference, per layer, flash and RAM bytes.
+pub fn run(args: Args) -> Result {
+    let blob = read_file(&args.blob)?;
+    let rows = match &args.rows {
+        Some(path) => Some(read_rows(path)?),
+        None => None,
+    };
+    eprintln!(
+        "building the firmware for {} and running it under QEMU ...",
+        args.board
+    );
+    let report = mote_boards::bench(&args.board, &blob, rows.as_deref())
+        .map_err(|e| format!("{}: {e}", args.blob.display()))?;
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{report}");
+    }
+    Ok(())
+}
+
+/// Rows of comma-separated int8 values, no header.
+fn read_rows(path: &std::path::Path) -> Result<Vec<Vec<i8>>> {
+    let text = String::from_utf8(read_file(path)?)
+        .map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(n, line)| {
+            line.split(',')
+                .map(|v| {
+                    v.trim().parse::<i8>().map_err(|e| {
+                        format!(
+                            "{}:{}: `{}` is not an int8: {e}",
+                            path.display(),
+                            n + 1,
+                            v.trim()
+                        )
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -1,0 +1,177 @@
+//! End-to-end tests of the `mote` binary, as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mote(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mote"))
+        .args(args)
+        .output()
+        .expect("the mote binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = mote(args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "mote {args:?} failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn quickstart_reaches_the_accuracy_bar_and_ends_with_the_summary_line() {
+    let dir = scratch("quickstart");
+    let stdout = ok(&["quickstart", "--out", s(&dir)]);
+    let last = stdout.lines().last().unwrap();
+    let fields: std::collections::HashMap<&str, &str> = last
+        .strip_prefix("quickstart: ")
+        .unwrap_or_else(|| panic!("last line is {last:?}"))
+        .split(' ')
+        .map(|kv| kv.split_once('=').unwrap())
+        .collect();
+    let float: f64 = fields["float_acc"].parse().unwrap();
+    let int8: f64 = fields["int8_acc"].parse().unwrap();
+    let blob_bytes: u64 = fields["blob_bytes"].parse().unwrap();
+    assert!(float >= 0.97, "float accuracy {float}");
+    assert!(int8 >= 0.965, "int8 accuracy {int8}");
+    assert!(
+        float - int8 <= 0.01,
+        "int8 {int8} more than a point below float {float}"
+    );
+    assert_eq!(
+        blob_bytes,
+        std::fs::metadata(dir.join("digits.mote")).unwrap().len()
+    );
+    let inspect = ok(&["inspect", s(&dir.join("digits.mote"))]);
+    assert!(inspect.contains("FULLY_CONNECTED"), "{inspect}");
+    assert!(inspect.contains("int8_accuracy"), "{inspect}");
+}
+
+/// Every LiteRT fixture: export --tflite, run --quantized, compare the CSV with LiteRT's.
+#[test]
+fn tflite_export_and_quantized_run_reproduce_litert() {
+    let fixtures = repo().join("tests/fixtures/litert");
+    let dir = scratch("tflite");
+    for name in [
+        "digits_relu",
+        "diabetes_tanh",
+        "cancer_softmax",
+        "digits_softmax_tanh",
+    ] {
+        let blob = dir.join(format!("{name}.mote"));
+        let tflite = fixtures.join(format!("{name}.tflite"));
+        ok(&["export", "--tflite", s(&tflite), "--out", s(&blob)]);
+        let out = dir.join(format!("{name}.out.csv"));
+        let input = fixtures.join(format!("{name}.input.csv"));
+        ok(&[
+            "run",
+            s(&blob),
+            "--quantized",
+            "--input",
+            s(&input),
+            "--output",
+            s(&out),
+        ]);
+        let ours = std::fs::read_to_string(&out).unwrap();
+        let litert = std::fs::read_to_string(fixtures.join(format!("{name}.output.csv"))).unwrap();
+        let ours: Vec<&str> = ours.lines().collect();
+        let litert: Vec<&str> = litert.lines().map(str::trim).collect();
+        assert_eq!(ours.len(), litert.len(), "{name}: row count");
+        for (i, (a, b)) in ours.iter().zip(&litert).enumerate() {
+            assert_eq!(a, b, "{name}: row {i} differs");
+        }
+    }
+}
+
+#[test]
+fn unsupported_tflite_ops_are_named() {
+    let tflite = repo().join("tests/fixtures/litert/unsupported_conv.tflite");
+    let dir = scratch("unsupported");
+    let out = mote(&[
+        "export",
+        "--tflite",
+        s(&tflite),
+        "--out",
+        s(&dir.join("x.mote")),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CONV_2D") && stderr.contains("operator 0"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn train_export_run_regression_round_trip() {
+    let dir = scratch("regression");
+    let data = repo().join("data/diabetes.csv");
+    let ckpt = dir.join("diabetes.safetensors");
+    let stdout = ok(&[
+        "train",
+        "--data",
+        s(&data),
+        "--task",
+        "regress",
+        "--hidden",
+        "16",
+        "--activation",
+        "tanh",
+        "--epochs",
+        "60",
+        "--out",
+        s(&ckpt),
+    ]);
+    assert!(stdout.contains("test rmse"), "{stdout}");
+    let blob = dir.join("diabetes.mote");
+    let report = ok(&["export", s(&ckpt), "--data", s(&data), "--out", s(&blob)]);
+    assert!(report.contains("int8  rmse"), "{report}");
+    let inspect = ok(&["inspect", s(&blob)]);
+    assert!(inspect.contains("TANH"), "{inspect}");
+    // Real-valued rows in, one real output per row.
+    let rows = dir.join("rows.csv");
+    std::fs::write(&rows, "age,sex,bmi,bp,s1,s2,s3,s4,s5,s6\n59,2,32.1,101,157,93.2,38,4,4.8598,87\n48,1,21.6,87,183,103.2,70,3,3.8918,69\n")
+        .unwrap();
+    let out = dir.join("out.csv");
+    ok(&["run", s(&blob), "--input", s(&rows), "--output", s(&out)]);
+    let values: Vec<f32> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 2);
+    assert!(
+        values.iter().all(|v| (0.0..400.0).contains(v)),
+        "{values:?}"
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = scratch("errors");
+    let junk = dir.join("junk.mote");
+    std::fs::write(&junk, b"not a blob at all, just some bytes....").unwrap();
+    let out = mote(&["inspect", s(&junk)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MOTE"));
+    let out = mote(&["run", s(&junk), "--input", "nope.csv", "--output", "x.csv"]);
+    assert!(!out.status.success());
+}
