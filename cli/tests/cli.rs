@@ -175,3 +175,36 @@ fn bad_input_is_a_clear_error() {
     let out = mote(&["run", s(&junk), "--input", "nope.csv", "--output", "x.csv"]);
     assert!(!out.status.success());
 }
+
+/// Raw features of very different ranges (0.001 to 4000): the per-feature input transform keeps
+/// the int8 model as accurate as the float one.
+#[test]
+fn wide_ranged_features_survive_quantisation() {
+    let dir = scratch("cancer");
+    let data = repo().join("data/breast_cancer.csv");
+    let ckpt = dir.join("cancer.safetensors");
+    ok(&[
+        "train",
+        "--data",
+        s(&data),
+        "--hidden",
+        "16",
+        "--out",
+        s(&ckpt),
+    ]);
+    let report = ok(&[
+        "export",
+        s(&ckpt),
+        "--data",
+        s(&data),
+        "--out",
+        s(&dir.join("c.mote")),
+    ]);
+    let value = |name: &str| -> f64 {
+        let line = report.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().last().unwrap().parse().unwrap()
+    };
+    let (float, int8) = (value("float accuracy"), value("int8  accuracy"));
+    assert!(float >= 0.95, "{report}");
+    assert!(int8 >= float - 0.02, "{report}");
+}

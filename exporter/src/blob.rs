@@ -42,6 +42,7 @@ pub fn build(graph: &QuantGraph, provenance: &ProvenanceInfo) -> Result<Vec<u8>,
             len: graph.input_len as u32,
             quant: graph.input,
         },
+        input_transform: None,
         output: TensorInfo {
             len: output.output_len() as u32,
             quant: output.output_quant(),
@@ -66,6 +67,7 @@ fn place_and_write(manifest: &mut Manifest<'_>, lowered: &Lowered) -> Result<Vec
     let mut data_start = align_up(HEADER_LEN);
     for _ in 0..8 {
         let mut layers = lowered.layers.clone();
+        let mut input_transform = lowered.input_transform;
         let mut offsets = Vec::with_capacity(lowered.payloads.len());
         let mut end = data_start;
         for payload in &lowered.payloads {
@@ -75,11 +77,11 @@ fn place_and_write(manifest: &mut Manifest<'_>, lowered: &Lowered) -> Result<Vec
         }
         // No padding after the last section: every byte of a blob means something.
         let total = end;
-        for layer in &mut layers {
-            for section in sections_mut(layer) {
-                section.offset = offsets[section.offset as usize] as u32;
-            }
+        let sections = layers.iter_mut().flat_map(sections_mut);
+        for section in sections.chain(input_transform.as_mut()) {
+            section.offset = offsets[section.offset as usize] as u32;
         }
+        manifest.input_transform = input_transform;
         manifest.layers =
             heapless::Vec::from_slice(&layers).map_err(|_| ExportError::TooManyLayers {
                 count: layers.len(),

@@ -12,8 +12,20 @@ pub struct QuantGraph {
     pub input_len: usize,
     /// Quantisation of the input.
     pub input: QuantParams,
+    /// Per-feature map applied to real features before quantisation, if any.
+    pub input_transform: Option<InputTransform>,
     /// The ops in order; op `i + 1` reads what op `i` writes.
     pub ops: Vec<QuantOp>,
+}
+
+/// `x_i ↦ (x_i − offset_i) · scale_i`, one pair per input feature: lets features of very
+/// different ranges share one int8 input tensor (the model's first layer absorbs the inverse).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputTransform {
+    /// Subtracted from each feature.
+    pub offset: Vec<f32>,
+    /// Then multiplied with it.
+    pub scale: Vec<f32>,
 }
 
 /// One int8 op with the quantisation of its input and output tensors.

@@ -17,7 +17,9 @@ use mote_runtime::manifest::{
 pub struct Lowered {
     /// The layers in order.
     pub layers: Vec<Layer>,
-    /// Tensor bytes, referenced by index from the layers' sections.
+    /// The input transform's section, if the graph has one.
+    pub input_transform: Option<Section>,
+    /// Tensor bytes, referenced by index from the sections.
     pub payloads: Vec<Vec<u8>>,
 }
 
@@ -53,8 +55,26 @@ pub fn lower(graph: &QuantGraph) -> Result<Lowered, ExportError> {
     }
     let mut lowered = Lowered {
         layers: Vec::new(),
+        input_transform: None,
         payloads: Vec::new(),
     };
+    if let Some(transform) = &graph.input_transform {
+        let n = graph.input_len;
+        let finite = transform
+            .offset
+            .iter()
+            .chain(&transform.scale)
+            .all(|v| v.is_finite());
+        if transform.offset.len() != n || transform.scale.len() != n || !finite {
+            return Err(ExportError::BadTensor {
+                index: 0,
+                reason: format!("the input transform must hold {n} finite offsets and scales"),
+            });
+        }
+        let bytes = transform.offset.iter().chain(&transform.scale);
+        let bytes = bytes.flat_map(|v| v.to_le_bytes()).collect();
+        lowered.input_transform = Some(lowered.section(bytes));
+    }
     let mut len = graph.input_len;
     let mut quant = graph.input;
     for (index, op) in graph.ops.iter().enumerate() {

@@ -5,9 +5,15 @@
 //! set (min/max, or a percentile to ignore outliers); biases to int32 at scale
 //! `input_scale · weight_scale`. The result follows LiteRT's int8 spec, so the same lowering
 //! serves imported and home-made models.
+//!
+//! Raw features often span very different ranges (breast-cancer features run from 0.001 to
+//! 4000); one int8 input tensor would flatten the small ones to a single step. So each feature is
+//! first mapped onto `[-1, 1]` by its calibration range (an [`InputTransform`] stored in the blob
+//! and applied by the runtime's `quantize_input`), and the first layer absorbs the inverse map,
+//! which leaves the float model unchanged.
 
 use crate::error::ExportError;
-use crate::graph::{FusedActivation, QuantDense, QuantGraph, QuantOp};
+use crate::graph::{FusedActivation, InputTransform, QuantDense, QuantGraph, QuantOp};
 use crate::requant::choose_quant_params;
 use mote_runtime::QuantParams;
 use mote_train::{Activation, Checkpoint, DenseLayer};
@@ -67,12 +73,22 @@ pub fn quantize_checkpoint(
             )));
         }
     }
-    let input = tensor_quant(calibration.iter().flatten().copied(), range);
-    let mut ops = Vec::new();
-    let mut activations: Vec<Vec<f32>> = calibration.to_vec();
-    let mut quant = input;
     for (index, layer) in checkpoint.layers.iter().enumerate() {
         check_layer(index, layer)?;
+    }
+    let transform = feature_ranges(calibration, input_len);
+    let mut layers = checkpoint.layers.clone();
+    if let Some(first) = layers.first_mut() {
+        absorb_inverse(first, &transform);
+    }
+    let mut activations: Vec<Vec<f32>> = calibration
+        .iter()
+        .map(|row| apply_transform(&transform, row))
+        .collect();
+    let input = tensor_quant(activations.iter().flatten().copied(), range);
+    let mut ops = Vec::new();
+    let mut quant = input;
+    for layer in &layers {
         let pre: Vec<Vec<f32>> = activations.iter().map(|a| affine(layer, a)).collect();
         let (fused, elementwise) = match layer.activation {
             Activation::Identity => (FusedActivation::None, None),
@@ -122,8 +138,59 @@ pub fn quantize_checkpoint(
     Ok(QuantGraph {
         input_len,
         input,
+        input_transform: Some(transform),
         ops,
     })
+}
+
+/// Maps every feature's calibration range `[min, max]` onto `[-1, 1]` (constant features are
+/// only shifted).
+fn feature_ranges(calibration: &[Vec<f32>], input_len: usize) -> InputTransform {
+    let mut offset = Vec::with_capacity(input_len);
+    let mut scale = Vec::with_capacity(input_len);
+    for i in 0..input_len {
+        let column = calibration
+            .iter()
+            .map(|row| row[i])
+            .filter(|v| v.is_finite());
+        let (min, max) = column.fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (mid, half) = if min <= max {
+            ((min + max) / 2.0, (max - min) / 2.0)
+        } else {
+            (0.0, 0.0) // no finite value at all
+        };
+        offset.push(mid);
+        scale.push(if half > f32::EPSILON * mid.abs().max(1.0) {
+            1.0 / half
+        } else {
+            1.0
+        });
+    }
+    InputTransform { offset, scale }
+}
+
+fn apply_transform(transform: &InputTransform, row: &[f32]) -> Vec<f32> {
+    row.iter()
+        .zip(transform.offset.iter().zip(&transform.scale))
+        .map(|(x, (offset, scale))| (x - offset) * scale)
+        .collect()
+}
+
+/// Rewrites `layer` to take transformed features: with `x = offset + x' / scale`,
+/// `W x + b = (W / scale) x' + (b + W offset)`.
+fn absorb_inverse(layer: &mut DenseLayer, transform: &InputTransform) {
+    let n = layer.input_len;
+    for (row, bias) in layer.weight.chunks_exact_mut(n).zip(layer.bias.iter_mut()) {
+        let shift: f64 = row
+            .iter()
+            .zip(&transform.offset)
+            .map(|(&w, &o)| w as f64 * o as f64)
+            .sum();
+        *bias = (*bias as f64 + shift) as f32;
+        for (w, scale) in row.iter_mut().zip(&transform.scale) {
+            *w /= scale;
+        }
+    }
 }
 
 fn check_layer(index: usize, layer: &DenseLayer) -> Result<(), ExportError> {
@@ -223,5 +290,55 @@ fn quantize_dense(
         input,
         output,
         activation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer() -> DenseLayer {
+        DenseLayer {
+            input_len: 3,
+            output_len: 2,
+            weight: vec![0.5, -1.0, 0.002, 0.25, 0.75, -0.001],
+            bias: vec![0.1, -0.2],
+            activation: Activation::Relu,
+        }
+    }
+
+    #[test]
+    fn features_map_onto_minus_one_to_one() {
+        let rows = vec![
+            vec![0.0, 10.0, 4000.0],
+            vec![2.0, 10.0, 0.0],
+            vec![1.0, 10.0, 100.0],
+        ];
+        let t = feature_ranges(&rows, 3);
+        for row in &rows {
+            for v in apply_transform(&t, row) {
+                assert!((-1.0..=1.0).contains(&v), "{v}");
+            }
+        }
+        assert_eq!(apply_transform(&t, &rows[0]), vec![-1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn absorbing_the_inverse_keeps_the_float_function() {
+        let rows = vec![
+            vec![0.0, 10.0, 4000.0],
+            vec![2.0, 11.0, 0.0],
+            vec![1.0, 10.5, 100.0],
+        ];
+        let t = feature_ranges(&rows, 3);
+        let mut folded = layer();
+        absorb_inverse(&mut folded, &t);
+        for row in &rows {
+            let before = affine(&layer(), row);
+            let after = affine(&folded, &apply_transform(&t, row));
+            for (a, b) in before.iter().zip(&after) {
+                assert!((a - b).abs() < 1e-3 * a.abs().max(1.0), "{a} vs {b}");
+            }
+        }
     }
 }

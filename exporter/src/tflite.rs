@@ -486,6 +486,7 @@ impl<'a> Importer<'a> {
         Ok(QuantGraph {
             input_len,
             input: input_quant,
+            input_transform: None,
             ops,
         })
     }

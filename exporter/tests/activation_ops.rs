@@ -98,6 +98,7 @@ fn run_case(case: &Case) -> usize {
     let graph = QuantGraph {
         input_len: len,
         input,
+        input_transform: None,
         ops: vec![op],
     };
     let blob = mote_exporter::build(&graph, &ProvenanceInfo::default())

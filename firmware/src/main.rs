@@ -20,7 +20,22 @@ use core::sync::atomic::{AtomicBool, Ordering};
 // Links the single-core critical-section implementation that the defmt logger uses.
 use cortex_m as _;
 use cortex_m_rt::{entry, exception, ExceptionFrame};
+// The defmt transport: semihosting (QEMU) or RTT (real boards, read by probe-rs).
+#[cfg(all(feature = "rtt", not(feature = "semihosting")))]
+use defmt_rtt as _;
+#[cfg(feature = "semihosting")]
 use defmt_semihosting as _;
+
+#[cfg(all(feature = "rtt", feature = "semihosting"))]
+compile_error!("choose one defmt transport: feature `rtt` needs `--no-default-features`");
+#[cfg(not(any(feature = "rtt", feature = "semihosting")))]
+compile_error!("choose a defmt transport: feature `semihosting` (default) or `rtt`");
+
+/// The RP2040 boot ROM loads these 256 bytes first; they set up execute-in-place flash.
+#[cfg(feature = "rp2040-boot2")]
+#[link_section = ".boot2"]
+#[used]
+static BOOT2: [u8; 256] = rp2040_boot2::BOOT_LOADER_W25Q080;
 use mote_runtime::Model;
 
 use partition::Partition;
@@ -234,13 +249,23 @@ fn partition_region() -> &'static [u8] {
 /// Set by the first panic or fault, so that a fault inside logging does not recurse.
 static FAILING: AtomicBool = AtomicBool::new(false);
 
+/// True the first time it is called (load and store: Armv6-M has no atomic swap; nothing else
+/// runs concurrently with a panic or a fault).
+fn first_failure() -> bool {
+    let first = !FAILING.load(Ordering::Relaxed);
+    FAILING.store(true, Ordering::Relaxed);
+    first
+}
+
+/// Ends the program with `status` through semihosting: QEMU exits with it, and so does
+/// `probe-rs run` on a real board.
 fn exit(status: i32) -> ! {
     semihosting::process::exit(status)
 }
 
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
-    if !FAILING.swap(true, Ordering::Relaxed) {
+    if first_failure() {
         defmt::error!("mote: error: panic (a firmware bug)");
     }
     exit(EXIT_PANIC)
@@ -248,7 +273,7 @@ fn panic(_info: &core::panic::PanicInfo) -> ! {
 
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    if !FAILING.swap(true, Ordering::Relaxed) {
+    if first_failure() {
         defmt::error!("mote: error: hard fault at pc={=u32:#x}", frame.pc());
     }
     exit(EXIT_FAULT)

@@ -21,6 +21,12 @@ pub struct Manifest<'a> {
     pub kind: ModelKind,
     /// The model input: length and quantisation.
     pub input: TensorInfo,
+    /// Optional per-feature affine map applied to real-valued features before they are
+    /// quantised (see [`crate::Model::quantize_input`]): `input_len` little-endian f32 offsets,
+    /// then `input_len` f32 scales; feature `i` becomes `(x_i − offset_i) · scale_i`. It lets
+    /// features of very different ranges share one int8 input tensor without losing the small
+    /// ones.
+    pub input_transform: Option<Section>,
     /// The model output: length and quantisation.
     pub output: TensorInfo,
     /// The layers, run in order.

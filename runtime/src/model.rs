@@ -81,14 +81,30 @@ impl<'a> Model<'a> {
         self.layers().iter().map(Layer::macs).sum()
     }
 
-    /// Quantises real-valued features into the model's int8 input.
+    /// Quantises real-valued features into the model's int8 input, applying the blob's input
+    /// transform first when it has one.
     pub fn quantize_input(&self, features: &[f32], input: &mut [i8]) -> Result<(), Error> {
         if features.len() != self.input_len() || input.len() != self.input_len() {
             return Err(Error::InputLength);
         }
         let q = self.input_quant();
-        for (x, q_x) in features.iter().zip(input.iter_mut()) {
-            *q_x = quantize(*x, q);
+        match self.manifest.input_transform {
+            None => {
+                for (x, q_x) in features.iter().zip(input.iter_mut()) {
+                    *q_x = quantize(*x, q);
+                }
+            }
+            Some(section) => {
+                let (offsets, scales) = self
+                    .section(section)?
+                    .split_at_checked(4 * self.input_len())
+                    .ok_or(Error::SectionLengthMismatch)?;
+                let affine = le_f32s(offsets).zip(le_f32s(scales));
+                for ((x, q_x), (offset, scale)) in features.iter().zip(input.iter_mut()).zip(affine)
+                {
+                    *q_x = quantize((*x - offset) * scale, q);
+                }
+            }
         }
         Ok(())
     }
@@ -118,7 +134,9 @@ impl<'a> Model<'a> {
         let arena = arena
             .get_mut(..self.plan.arena_len())
             .ok_or(Error::ArenaTooSmall)?;
-        let (a, b) = kernels::bytes_as_i8_mut(arena).split_at_mut(self.plan.a_len);
+        let (a, b) = kernels::bytes_as_i8_mut(arena)
+            .split_at_mut_checked(self.plan.a_len)
+            .ok_or(Error::ArenaTooSmall)?;
         let count = self.layers().len();
         for (index, layer) in self.layers().iter().enumerate() {
             let out_len = layer.output_len() as usize;
@@ -192,6 +210,10 @@ impl<'a> Model<'a> {
     }
 }
 
+fn le_f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    kernels::le_i32s(bytes).map(|bits| f32::from_bits(bits as u32))
+}
+
 fn prefix(slice: &[i8], len: usize) -> Result<&[i8], Error> {
     slice.get(..len).ok_or(Error::ShapeMismatch)
 }
@@ -220,6 +242,17 @@ fn validate(manifest: &Manifest<'_>, blob: &[u8], data_start: usize) -> Result<P
         return Err(Error::BadQuantParams);
     }
     let sections = SectionCheck { blob, data_start };
+    if let Some(transform) = manifest.input_transform {
+        let values = manifest
+            .input
+            .len
+            .checked_mul(2)
+            .ok_or(Error::BadDimension)?;
+        let bytes = sections.check(transform, values, 4)?;
+        if le_f32s(bytes).any(|v| !v.is_finite()) {
+            return Err(Error::BadQuantParams);
+        }
+    }
     let mut previous_len = manifest.input.len;
     for layer in layers {
         check_dim(layer.input_len())?;

@@ -81,6 +81,7 @@ pub fn random_mlp(sizes: &[usize], seed: u64) -> QuantGraph {
     QuantGraph {
         input_len: sizes[0],
         input,
+        input_transform: None,
         ops,
     }
 }

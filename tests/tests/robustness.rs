@@ -2,6 +2,7 @@
 //! `Err` or run cleanly, never panic. Damage is re-sealed (length and CRC fixed) where that lets
 //! it reach the deeper checks, since the CRC alone would catch most of it.
 
+use mote_exporter::graph::InputTransform;
 use mote_exporter::{build, ProvenanceInfo};
 use mote_runtime::crc32::crc32;
 use mote_runtime::header::{CRC_START, HEADER_LEN};
@@ -34,9 +35,14 @@ fn valid_blobs() -> Vec<Vec<u8>> {
         data_hash: "00".repeat(32),
         metrics: vec![("accuracy".into(), 0.5)],
     };
+    let mut with_transform = random_mlp(&[7, 16, 16, 3], 2);
+    with_transform.input_transform = Some(InputTransform {
+        offset: vec![0.5; 7],
+        scale: vec![2.0; 7],
+    });
     let mut blobs = vec![
         build(&random_mlp(&[12, 9, 5], 1), &provenance).unwrap(),
-        build(&random_mlp(&[7, 16, 16, 3], 2), &provenance).unwrap(),
+        build(&with_transform, &provenance).unwrap(),
     ];
     // Imported LiteRT models add the activation layers (when their fixtures exist).
     for name in ["diabetes_tanh", "cancer_softmax", "digits_softmax_tanh"] {
@@ -186,6 +192,12 @@ fn section_and_shape_edits_are_errors() {
                     2 => s.input_beta_multiplier = value as i32,
                     _ => s.diff_min = value as i32,
                 },
+            }
+            if let (Some(t), 0) = (edited.input_transform.as_mut(), rng.below(8)) {
+                match pick % 2 {
+                    0 => t.offset = value,
+                    _ => t.len = value,
+                }
             }
             if edited == manifest {
                 continue;

@@ -15,6 +15,12 @@ pub struct Board {
     /// Extra rustc flags for the firmware build (e.g. `-C target-cpu=cortex-m55`).
     #[serde(default)]
     pub rustflags: Vec<String>,
+    /// Whether the firmware's default features (defmt over semihosting) are on.
+    #[serde(default = "yes")]
+    pub default_features: bool,
+    /// Firmware features the board needs (e.g. `rtt`, `rp2040-boot2`).
+    #[serde(default)]
+    pub features: Vec<String>,
     /// Flash address of the model partition (the origin of MODEL in `memory.x`).
     pub partition: u64,
     /// Bytes reserved for the model partition.
@@ -22,6 +28,9 @@ pub struct Board {
     /// How QEMU emulates the board; `None` for real boards.
     #[serde(default)]
     pub qemu: Option<QemuConfig>,
+    /// How probe-rs reaches a real board; `None` for emulated ones.
+    #[serde(default)]
+    pub probe: Option<ProbeConfig>,
     /// Folder the board was read from (not in the file).
     #[serde(skip)]
     pub dir: PathBuf,
@@ -35,6 +44,18 @@ pub struct QemuConfig {
     pub machine: String,
     /// Frequency of the clock SysTick counts in QEMU's model of the board.
     pub sysclk_hz: u64,
+}
+
+/// The `[probe]` table of a real board.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    /// probe-rs's chip name (`probe-rs chip list`), e.g. `nRF52840_xxAA`.
+    pub chip: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Board {
@@ -85,6 +106,13 @@ impl Board {
         Ok(names)
     }
 
+    /// The probe-rs settings, or an error naming an emulated board.
+    pub fn probe(&self) -> Result<&ProbeConfig, BoardError> {
+        self.probe
+            .as_ref()
+            .ok_or_else(|| BoardError::NotReal(self.name.clone()))
+    }
+
     /// The QEMU settings, or an error naming a real board.
     pub fn qemu(&self) -> Result<&QemuConfig, BoardError> {
         self.qemu
@@ -100,7 +128,15 @@ mod tests {
     #[test]
     fn every_board_folder_loads() {
         let names = Board::names().unwrap();
-        for name in ["qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"] {
+        for name in [
+            "qemu-m4",
+            "qemu-m7",
+            "qemu-m33",
+            "qemu-m55",
+            "nrf52840-dk",
+            "nucleo-f411re",
+            "rp-pico",
+        ] {
             assert!(
                 names.iter().any(|n| n == name),
                 "{name} missing from {names:?}"
@@ -110,6 +146,10 @@ mod tests {
             let board = Board::load(&name).unwrap();
             assert!(board.dir.join("memory.x").is_file(), "{name}: no memory.x");
             assert!(board.partition_len > 0);
+            assert!(
+                board.qemu.is_some() != board.probe.is_some(),
+                "{name}: exactly one of [qemu] and [probe]"
+            );
         }
     }
 

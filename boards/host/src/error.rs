@@ -23,6 +23,8 @@ pub enum BoardError {
     },
     /// The board is not emulated (it has no `[qemu]` table).
     NotEmulated(String),
+    /// The board is emulated, not flashed with probe-rs (it has no `[probe]` table).
+    NotReal(String),
     /// Reading or writing a file, or starting a process, failed.
     Io {
         /// What was being done.
@@ -76,6 +78,12 @@ impl fmt::Display for BoardError {
             }
             BoardError::NotEmulated(name) => {
                 write!(f, "board `{name}` is a real board, not emulated by QEMU")
+            }
+            BoardError::NotReal(name) => {
+                write!(
+                    f,
+                    "board `{name}` is emulated by QEMU, not flashed with probe-rs"
+                )
             }
             BoardError::Io { context, source } => write!(f, "{context}: {source}"),
             BoardError::Build { board, output } => {

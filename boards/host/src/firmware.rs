@@ -59,9 +59,17 @@ pub fn build(board: &Board) -> Result<PathBuf, BoardError> {
 /// Builds the firmware for `board` with `features` and returns the ELF's path.
 pub fn build_with(board: &Board, features: Features) -> Result<PathBuf, BoardError> {
     let firmware = dir();
-    let mut feature_args = Vec::new();
+    let mut feature_list: Vec<&str> = board.features.iter().map(String::as_str).collect();
     if features.layer_timing {
-        feature_args.extend(["--features", "layer-timing"]);
+        feature_list.push("layer-timing");
+    }
+    let mut feature_args = Vec::new();
+    if !board.default_features {
+        feature_args.push("--no-default-features".to_string());
+    }
+    if !feature_list.is_empty() {
+        feature_args.push("--features".to_string());
+        feature_args.push(feature_list.join(","));
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)

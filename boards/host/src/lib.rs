@@ -21,7 +21,7 @@ pub mod partition;
 pub mod qemu;
 
 pub use bench::{bench, BenchReport};
-pub use board::{Board, QemuConfig};
+pub use board::{Board, ProbeConfig, QemuConfig};
 pub use device::{run_rows, DeviceRun};
 pub use error::BoardError;
 

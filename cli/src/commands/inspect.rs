@@ -33,6 +33,12 @@ pub fn run(args: Args) -> Result {
         "  output      {} x int8  scale {:e}  zero_point {}",
         m.output.len, m.output.quant.scale, m.output.quant.zero_point
     );
+    if let Some(t) = m.input_transform {
+        println!(
+            "  transform   per-feature (x - offset) * scale before quantising ({} B section)",
+            t.len
+        );
+    }
     println!("  arena       {} bytes", model.arena_len());
     println!("  MACs        {} per inference", model.macs());
     println!("  layers");
