@@ -29,6 +29,10 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Run a blob on rows of a CSV file and write the outputs as CSV.
     Run(commands::run::Args),
+    /// Count instructions, flash and RAM of a blob on an emulated board (QEMU).
+    Bench(commands::bench::Args),
+    /// Flash a blob (and the firmware, if needed) to a real board with probe-rs and run it.
+    Flash(commands::flash::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,8 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Bench(args) => commands::bench::run(args),
+        Command::Flash(args) => commands::flash::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -65,17 +65,29 @@ fn quickstart_reaches_the_accuracy_bar_and_ends_with_the_summary_line() {
     assert!(inspect.contains("int8_accuracy"), "{inspect}");
 }
 
-/// Every LiteRT fixture: export --tflite, run --quantized, compare the CSV with LiteRT's.
+/// Every LiteRT fixture (the golden set, and the held-out probes' regression cases): export
+/// --tflite, run --quantized, compare the CSV with LiteRT's.
 #[test]
 fn tflite_export_and_quantized_run_reproduce_litert() {
-    let fixtures = repo().join("tests/fixtures/litert");
-    let dir = scratch("tflite");
-    for name in [
-        "digits_relu",
-        "diabetes_tanh",
-        "cancer_softmax",
-        "digits_softmax_tanh",
-    ] {
+    let mut checked = 0;
+    for set in ["litert", "heldout"] {
+        checked += reproduce_litert_fixtures(&repo().join("tests/fixtures").join(set));
+    }
+    assert!(checked >= 8, "only {checked} fixtures found");
+}
+
+fn reproduce_litert_fixtures(fixtures: &Path) -> usize {
+    let set = fixtures.file_name().unwrap().to_string_lossy();
+    let dir = scratch(&format!("tflite-{set}"));
+    let mut names: Vec<String> = std::fs::read_dir(fixtures)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".output.csv").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    for name in &names {
         let blob = dir.join(format!("{name}.mote"));
         let tflite = fixtures.join(format!("{name}.tflite"));
         ok(&["export", "--tflite", s(&tflite), "--out", s(&blob)]);
@@ -99,6 +111,7 @@ fn tflite_export_and_quantized_run_reproduce_litert() {
             assert_eq!(a, b, "{name}: row {i} differs");
         }
     }
+    names.len()
 }
 
 #[test]

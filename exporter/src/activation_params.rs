@@ -37,7 +37,6 @@ pub struct LookupTable {
 /// LiteRT's `kScaledDiffIntegerBits`: softmax differences are rescaled into Q5.26.
 const SCALED_DIFF_INTEGER_BITS: i32 = 5;
 /// Longest softmax whose Q12.19 sum of exps (each at most 2^19 raw) cannot overflow.
-const SOFTMAX_MAX_LEN: u32 = (1 << 12) - 1;
 /// Output scale of int8 softmax.
 const SOFTMAX_OUTPUT_SCALE: f32 = 1.0 / 256.0;
 /// LiteRT's tolerance on it: `TF_LITE_ENSURE_NEAR(scale, 1.f / 256, 0.001f * 1.f / 256)`.
@@ -89,8 +88,8 @@ pub fn tanh(len: usize, input: QuantParams, output: QuantParams) -> Result<Looku
 
 /// Parameters of an int8 softmax layer over `len` elements with LiteRT's `beta`. The output must
 /// have zero point -128 and scale within 0.1 % of 1/256 (LiteRT's Prepare checks both); `beta ·
-/// input_scale · 2^26` must exceed 1 (LiteRT aborts otherwise); `len` is at most 4095 (beyond,
-/// LiteRT's Q12.19 sum of exps can overflow).
+/// input_scale · 2^26` must exceed 1 (LiteRT aborts otherwise); `len` is at most 2^20 (past 4095
+/// elements at the maximum, the Q12.19 sum of exps wraps, as in LiteRT).
 pub fn softmax(
     len: usize,
     input: QuantParams,
@@ -118,7 +117,7 @@ pub fn softmax(
             output.scale
         ));
     }
-    let len = check_len(len, "SOFTMAX", SOFTMAX_MAX_LEN)?;
+    let len = check_len(len, "SOFTMAX", MAX_DIM)?;
 
     // PreprocessSoftmaxScaling with TFLITE_SINGLE_ROUNDING.
     let max_real_multiplier = f64::from((1u32 << 30) - 1);
@@ -240,8 +239,8 @@ mod tests {
         assert!(softmax(10, q(0.1, 0), out, 0.0).is_err());
         assert!(softmax(10, q(0.1, 0), out, f32::NAN).is_err());
         assert!(softmax(0, q(0.1, 0), out, 1.0).is_err());
-        assert!(softmax(4096, q(0.1, 0), out, 1.0).is_err());
-        assert!(softmax(4095, q(0.1, 0), out, 1.0).is_ok());
+        assert!(softmax(4500, q(0.1, 0), out, 1.0).is_ok());
+        assert!(softmax(MAX_DIM as usize + 1, q(0.1, 0), out, 1.0).is_err());
         assert!(softmax(10, q(0.1, 200), out, 1.0).is_err());
     }
 

@@ -795,13 +795,14 @@ fn check_type(
 /// Length of a `[1, N]` or `[N]` activation tensor.
 fn vector_len(index: usize, t: TensorRef<'_>) -> Result<usize, TfliteError> {
     let shape = shape_of(t);
-    match shape.as_slice() {
-        [1, n] | [n] if *n > 0 => Ok(*n as usize),
+    // A vector, possibly behind leading dimensions of 1 (batch, or Keras' keep_num_dims).
+    match shape.split_last() {
+        Some((&n, leading)) if n > 0 && leading.iter().all(|&d| d == 1) => Ok(n as usize),
         _ => Err(TfliteError::Shape {
             index,
             tensor: t.name.to_string(),
             shape,
-            expected: "[1, N] or [N]".into(),
+            expected: "[N], [1, N] or [1, ..., 1, N]".into(),
         }),
     }
 }

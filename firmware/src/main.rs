@@ -9,8 +9,6 @@
 #![no_main]
 
 mod clock;
-#[cfg(feature = "layer-timing")]
-mod layered;
 mod marker;
 mod partition;
 mod stack;
@@ -55,31 +53,23 @@ const EXIT_BLOB: i32 = 3;
 const EXIT_FIT: i32 = 4;
 /// Exit status: running a row failed.
 const EXIT_RUN: i32 = 5;
-/// Exit status: the layer-by-layer run disagreed with `Model::run`.
-#[cfg(feature = "layer-timing")]
-const EXIT_LAYERED: i32 = 6;
 /// Exit status: a panic (a bug: the firmware has no panicking path on any partition).
 const EXIT_PANIC: i32 = 101;
 /// Exit status: a hard fault (a bug, as for panics).
 const EXIT_FAULT: i32 = 134;
 
-/// The model's working memory, one output row, and (with `layer-timing`) a second output for
-/// the layer-by-layer check.
+/// The model's working memory and one output row.
 /// The host reads this symbol's size from the ELF to report RAM without the unused capacity.
 #[repr(C)]
 struct Buffers {
     arena: [u8; ARENA_CAPACITY],
     output: [i8; OUTPUT_CAPACITY],
-    #[cfg(feature = "layer-timing")]
-    layered: [i8; OUTPUT_CAPACITY],
 }
 
 #[no_mangle]
 static mut MOTE_BUFFERS: Buffers = Buffers {
     arena: [0; ARENA_CAPACITY],
     output: [0; OUTPUT_CAPACITY],
-    #[cfg(feature = "layer-timing")]
-    layered: [0; OUTPUT_CAPACITY],
 };
 
 extern "C" {
@@ -166,11 +156,7 @@ fn run() -> i32 {
 
     let output = &mut buffers.output[..model.output_len()];
     #[cfg(feature = "layer-timing")]
-    let layered_output = &mut buffers.layered[..model.output_len()];
-    #[cfg(feature = "layer-timing")]
-    let mut layer_ticks = [0u64; layered::MAX_LAYERS];
-    #[cfg(feature = "layer-timing")]
-    let mut layers_timed = true;
+    let mut layer_ticks = [0u64; mote_runtime::manifest::MAX_LAYERS];
     let mut run_ticks = 0u64;
     let rows = partition
         .rows
@@ -179,6 +165,20 @@ fn run() -> i32 {
     for (index, row) in rows.enumerate() {
         let start = clock::now();
         marker::start();
+        // With `layer-timing`, a clock read after each layer attributes ticks to layers (the
+        // reads add a few instructions, so totals come from the build without it).
+        #[cfg(feature = "layer-timing")]
+        let result = {
+            let mut previous = start;
+            model.run_observed(row, &mut buffers.arena, output, |layer| {
+                let now = clock::now();
+                if let Some(slot) = layer_ticks.get_mut(layer) {
+                    *slot = slot.wrapping_add(now.wrapping_sub(previous));
+                }
+                previous = now;
+            })
+        };
+        #[cfg(not(feature = "layer-timing"))]
         let result = model.run(row, &mut buffers.arena, output);
         marker::stop();
         let ticks = clock::now().wrapping_sub(start);
@@ -187,25 +187,6 @@ fn run() -> i32 {
             return EXIT_RUN;
         }
         run_ticks = run_ticks.wrapping_add(ticks);
-        #[cfg(feature = "layer-timing")]
-        if layers_timed {
-            let timed = layered::run_timed(
-                &model,
-                row,
-                &mut buffers.arena,
-                layered_output,
-                &mut layer_ticks,
-            );
-            if timed.is_none() {
-                layers_timed = false;
-            } else if layered_output != output {
-                defmt::error!(
-                    "mote: error: row {=u32}: layer-by-layer run differs from Model::run",
-                    index as u32
-                );
-                return EXIT_LAYERED;
-            }
-        }
         defmt::println!(
             "mote: row={=u32} ticks={=u64} out={=[?]}",
             index as u32,
@@ -214,7 +195,7 @@ fn run() -> i32 {
         );
     }
     #[cfg(feature = "layer-timing")]
-    if layers_timed {
+    {
         for (index, layer) in model.layers().iter().enumerate() {
             defmt::println!(
                 "mote: layer={=u32} op={=str} ticks={=u64}",

@@ -8,7 +8,7 @@ use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
 /// Most layers a model may have: bounds the size of a parsed [`crate::Model`].
-pub const MAX_LAYERS: usize = 16;
+pub const MAX_LAYERS: usize = 32;
 /// Most metrics a blob's provenance may record.
 pub const MAX_METRICS: usize = 16;
 /// Largest length of any one tensor (elements).

@@ -125,6 +125,18 @@ impl<'a> Model<'a> {
     ///
     /// `arena` must hold at least [`Model::arena_len`] bytes; its contents on entry do not matter.
     pub fn run(&self, input: &[i8], arena: &mut [u8], output: &mut [i8]) -> Result<(), Error> {
+        self.run_observed(input, arena, output, |_| {})
+    }
+
+    /// [`Model::run`], calling `after_layer(index)` as each layer finishes: lets firmware time
+    /// layers (read a clock before the call and in the hook) without repeating the run loop.
+    pub fn run_observed(
+        &self,
+        input: &[i8],
+        arena: &mut [u8],
+        output: &mut [i8],
+        mut after_layer: impl FnMut(usize),
+    ) -> Result<(), Error> {
         if input.len() != self.input_len() {
             return Err(Error::InputLength);
         }
@@ -163,6 +175,7 @@ impl<'a> Model<'a> {
                 }
                 _ => return Err(Error::ShapeMismatch),
             }
+            after_layer(index);
         }
         Ok(())
     }

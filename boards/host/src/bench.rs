@@ -32,11 +32,9 @@ pub struct BenchReport {
     pub inference_instructions: f64,
     /// `inference_instructions / macs`.
     pub instructions_per_mac: f64,
-    /// Per layer, mean over the rows (measured by running the layers one at a time).
+    /// Per layer, mean over the rows (from a build that reads the clock after each layer, so
+    /// each figure includes that read: a few instructions).
     pub layers: Vec<LayerBench>,
-    /// Why `layers` is empty, when it is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub layers_note: Option<String>,
     /// Flash the firmware takes: vectors + text + rodata + data's initial values (blob apart).
     pub flash_bytes: u64,
     /// RAM: data + bss (without the firmware's unused buffer capacity) + arena + one output row
@@ -99,24 +97,11 @@ pub fn bench(
         icount: true,
         ..qemu::Options::default()
     };
-    // Per-layer timing repeats private runtime code in the firmware (`firmware/src/layered.rs`);
-    // if that has fallen behind the runtime, still report everything else.
+    // Totals come from the plain firmware; per-layer figures from a second build that reads
+    // the clock after every layer (`Model::run_observed`), which adds a few instructions each.
+    let run = device::run_rows(&board, blob, rows, options)?;
     let timed = firmware::Features { layer_timing: true };
-    let (run, layers_note) = match device::run_rows_with(&board, timed, blob, rows, options) {
-        Ok(run) => (run, None),
-        Err(BoardError::Build { output, .. }) => {
-            let run = device::run_rows(&board, blob, rows, options)?;
-            let first = output
-                .lines()
-                .find(|l| l.starts_with("error"))
-                .unwrap_or("");
-            let note = format!(
-                "per-layer figures unavailable: the layer-timing firmware does not build ({first})"
-            );
-            (run, Some(note))
-        }
-        Err(e) => return Err(e),
-    };
+    let layer_run = device::run_rows_with(&board, timed, blob, rows, options)?;
     let elf_bytes = std::fs::read(&run.elf).map_err(io(format!("{}", run.elf.display())))?;
     let elf = Elf::parse(&elf_bytes)?;
     let sections = elf.sections();
@@ -125,7 +110,7 @@ pub fn bench(
     let per_tick = 1e9 / sysclk_hz as f64;
     let n = run.row_ticks.len().max(1) as f64;
     let inference = run.row_ticks.iter().sum::<u64>() as f64 * per_tick / n;
-    let layers = run
+    let layers = layer_run
         .layer_ticks
         .iter()
         .zip(model.layers())
@@ -156,7 +141,6 @@ pub fn bench(
         inference_instructions: inference,
         instructions_per_mac: inference / model.macs().max(1) as f64,
         layers,
-        layers_note,
         flash_bytes: sections.flash(),
         ram_bytes: sections.data
             + bss_without_buffers
@@ -198,9 +182,6 @@ impl std::fmt::Display for BenchReport {
                 "    layer {:>2} {:<16} {:>10.0} instructions  {:>8} MACs",
                 layer.index, layer.op, layer.instructions, layer.macs
             )?;
-        }
-        if let Some(note) = &self.layers_note {
-            writeln!(f, "    ({note})")?;
         }
         let s = &self.memory.sections;
         writeln!(

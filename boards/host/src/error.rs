@@ -41,6 +41,15 @@ pub enum BoardError {
     },
     /// `qemu-system-arm` is not installed.
     QemuMissing,
+    /// `probe-rs` is not installed.
+    ProbeRsMissing,
+    /// A probe-rs step failed (no probe attached, wrong chip, ...).
+    Probe {
+        /// What was being done.
+        step: String,
+        /// probe-rs's exit status (for `probe-rs run`, the firmware's).
+        status: Option<i32>,
+    },
     /// QEMU did not finish in time.
     Timeout {
         /// Seconds waited.
@@ -93,6 +102,21 @@ impl fmt::Display for BoardError {
                 f,
                 "qemu-system-arm is not installed (Debian/Ubuntu: apt-get install qemu-system-arm)"
             ),
+            BoardError::ProbeRsMissing => write!(
+                f,
+                "probe-rs is not installed: install it with `{}` (or see https://probe.rs)",
+                crate::flash::INSTALL
+            ),
+            BoardError::Probe { step, status } => {
+                match status {
+                    Some(s) => write!(f, "probe-rs failed {step} (exit status {s})")?,
+                    None => write!(f, "probe-rs was killed {step}")?,
+                }
+                write!(
+                    f,
+                    "; is the board connected and powered? `probe-rs list` shows attached probes"
+                )
+            }
             BoardError::Timeout { seconds, log } => {
                 write!(
                     f,

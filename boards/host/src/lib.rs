@@ -7,7 +7,8 @@
 //! - [`qemu::run`] runs firmware and partition under `qemu-system-arm` and [`log::decode`]
 //!   turns the defmt frames it printed into text with the ELF's table;
 //! - [`device::run_rows`] does all of that and returns the outputs the device computed, and
-//!   [`bench::bench`] the instruction counts, flash and RAM behind `mote bench`.
+//!   [`bench::bench`] the instruction counts, flash and RAM behind `mote bench`;
+//! - [`flash::flash`] writes a blob to a real board with probe-rs and runs it (`mote flash`).
 #![deny(missing_docs)]
 
 pub mod bench;
@@ -16,6 +17,7 @@ pub mod device;
 pub mod elf;
 mod error;
 pub mod firmware;
+pub mod flash;
 pub mod log;
 pub mod partition;
 pub mod qemu;
@@ -24,6 +26,7 @@ pub use bench::{bench, BenchReport};
 pub use board::{Board, ProbeConfig, QemuConfig};
 pub use device::{run_rows, DeviceRun};
 pub use error::BoardError;
+pub use flash::flash;
 
 use std::path::PathBuf;
 

@@ -12,9 +12,8 @@
 use mote_boards::device::{self, DeviceRun};
 use mote_boards::{firmware, partition, qemu, Board, BoardError};
 use mote_exporter::blob::{build, ProvenanceInfo};
-use mote_exporter::graph::FusedActivation;
-use mote_exporter::{QuantDense, QuantGraph, QuantOp};
-use mote_runtime::{Model, QuantParams};
+use mote_runtime::Model;
+use mote_tests::{random_mlp, read_i8_rows as read_rows};
 use std::path::PathBuf;
 
 /// True when QEMU is there; panics in CI without it; otherwise prints why the test is skipped.
@@ -41,80 +40,6 @@ struct Case {
 
 fn repo() -> PathBuf {
     mote_boards::repo_root()
-}
-
-fn read_rows(path: &std::path::Path) -> Vec<Vec<i8>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            l.split(',')
-                .map(|v| v.trim().parse::<i8>().expect("int8 value"))
-                .collect()
-        })
-        .collect()
-}
-
-/// SplitMix64, so the test needs no random-number crate.
-struct SplitMix(u64);
-
-impl SplitMix {
-    /// A value in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) % n as u64) as usize
-    }
-
-    fn quant(&mut self) -> QuantParams {
-        QuantParams {
-            scale: 0.01 + (self.below(1000) as f32) / 10_000.0,
-            zero_point: self.below(256) as i32 - 128,
-        }
-    }
-}
-
-/// A random FullyConnected graph `sizes[0] -> sizes[1] -> ...` with ReLU between layers, made
-/// directly (independent of the importers), as the foundation's `random_mlp` makes them.
-fn random_mlp(sizes: &[usize], seed: u64) -> QuantGraph {
-    let mut rng = SplitMix(seed);
-    let input = rng.quant();
-    let mut ops = Vec::new();
-    let mut current = input;
-    for (i, pair) in sizes.windows(2).enumerate() {
-        let (n_in, n_out) = (pair[0], pair[1]);
-        let output = rng.quant();
-        let last = i + 2 == sizes.len();
-        ops.push(QuantOp::FullyConnected(QuantDense {
-            input_len: n_in,
-            output_len: n_out,
-            weights: (0..n_in * n_out)
-                .map(|_| (rng.below(255) as i32 - 127) as i8)
-                .collect(),
-            weight_scales: (0..n_out)
-                .map(|_| 0.001 + rng.below(100) as f32 / 10_000.0)
-                .collect(),
-            bias: (0..n_out)
-                .map(|_| rng.below(20_000) as i32 - 10_000)
-                .collect(),
-            input: current,
-            output,
-            activation: if last {
-                FusedActivation::None
-            } else {
-                FusedActivation::Relu
-            },
-        }));
-        current = output;
-    }
-    QuantGraph {
-        input_len: sizes[0],
-        input,
-        input_transform: None,
-        ops,
-    }
 }
 
 fn cases() -> Vec<Case> {

@@ -1,6 +1,7 @@
 //! `mote bench`: instruction counts, flash and RAM of a blob on an emulated board.
 
 use super::{read_file, Result};
+use crate::table::read_rows;
 use std::path::PathBuf;
 
 /// Arguments of `mote bench`.
@@ -24,43 +25,19 @@ pub struct Args {
 pub fn run(args: Args) -> Result {
     let blob = read_file(&args.blob)?;
     let rows = match &args.rows {
-        Some(path) => Some(read_rows(path)?),
+        Some(path) => Some(read_rows::<i8>(path)?),
         None => None,
     };
     eprintln!(
         "building the firmware for {} and running it under QEMU ...",
         args.board
     );
-    let report = mote_boards::bench(&args.board, &blob, rows.as_deref())
-        .map_err(|e| format!("{}: {e}", args.blob.display()))?;
+    let report =
+        mote_boards::bench(&args.board, &blob, rows.as_deref()).map_err(|e| e.to_string())?;
     if args.json {
         println!("{}", report.to_json());
     } else {
         println!("{report}");
     }
     Ok(())
-}
-
-/// Rows of comma-separated int8 values, no header.
-fn read_rows(path: &std::path::Path) -> Result<Vec<Vec<i8>>> {
-    let text = String::from_utf8(read_file(path)?)
-        .map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| {
-            line.split(',')
-                .map(|v| {
-                    v.trim().parse::<i8>().map_err(|e| {
-                        format!(
-                            "{}:{}: `{}` is not an int8: {e}",
-                            path.display(),
-                            n + 1,
-                            v.trim()
-                        )
-                    })
-                })
-                .collect()
-        })
-        .collect()
 }

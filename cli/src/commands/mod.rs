@@ -1,6 +1,8 @@
 //! One module per `mote` subcommand.
 
+pub mod bench;
 pub mod export;
+pub mod flash;
 pub mod inspect;
 pub mod quickstart;
 pub mod run;

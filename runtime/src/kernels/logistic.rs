@@ -31,8 +31,14 @@ pub(crate) fn lookup(table: &[u8; 256], input: &[i8], output: &mut [i8]) {
 /// for it) and the output quantisation the op fixes, 1/256 and -128 ([`Error::BadQuantParams`]).
 /// The table itself can hold any values.
 pub(crate) fn validate(p: &Elementwise) -> Result<(), Error> {
+    validate_lookup(p, OUTPUT_SCALE, OUTPUT_ZERO_POINT)
+}
+
+/// Checks a lookup-table layer: a valid input quantisation and the output quantisation its op
+/// fixes ([`Error::BadQuantParams`] otherwise).
+pub(crate) fn validate_lookup(p: &Elementwise, scale: f32, zero_point: i32) -> Result<(), Error> {
     p.input.check_int8()?;
-    if p.output.scale != OUTPUT_SCALE || p.output.zero_point != OUTPUT_ZERO_POINT {
+    if p.output.scale != scale || p.output.zero_point != zero_point {
         return Err(Error::BadQuantParams);
     }
     Ok(())

@@ -13,16 +13,13 @@ use super::gemmlowp::{
     saturating_rounding_doubling_high_mul,
 };
 use crate::fixed_point::multiply_by_quantized_multiplier;
-use crate::manifest::Softmax;
+use crate::manifest::{Softmax, MAX_DIM};
 use crate::Error;
 
 /// Integer bits of the rescaled differences (Q5.26), as LiteRT's `kScaledDiffIntegerBits`.
 pub(crate) const SCALED_DIFF_INTEGER_BITS: u32 = 5;
 /// Integer bits of the sum of exps (Q12.19), as LiteRT's `kAccumulationIntegerBits`.
 const ACCUMULATION_INTEGER_BITS: i32 = 12;
-/// Longest vector whose sum of exps cannot overflow the Q12.19 accumulator (each exp is at most
-/// 1.0 = 2^19 raw); LiteRT has no such check and overflows silently beyond it.
-pub(crate) const MAX_LEN: u32 = (1 << ACCUMULATION_INTEGER_BITS) - 1;
 /// Output scale of int8 softmax, and LiteRT's tolerance on it (`TF_LITE_ENSURE_NEAR`).
 pub(crate) const OUTPUT_SCALE: f32 = 1.0 / 256.0;
 /// Tolerance LiteRT's Prepare allows on the output scale.
@@ -86,14 +83,16 @@ pub fn softmax(p: &Softmax, input: &[i8], output: &mut [i8]) {
 /// Checks the parameters of a softmax layer: they must be exactly what LiteRT's Prepare computes
 /// for some input scale and beta, so that the kernel's fixed-point ranges hold.
 ///
-/// - `len` at most [`MAX_LEN`] ([`Error::BadDimension`]);
+/// - `len` in `1..=MAX_DIM` ([`Error::BadDimension`]). Past 4095 elements at the maximum the
+///   Q12.19 sum of exps wraps, as it does in LiteRT (which has no check either); the kernel stays
+///   total because every sum wraps;
 /// - `input_beta_multiplier` in `[2^30, 2^31)` and `input_beta_left_shift` in `1..=30` (LiteRT's
 ///   `QuantizeMultiplierGreaterThanOne` of a real multiplier in `(1, 2^30 - 1]`);
 /// - `diff_min == -input_radius(input_beta_left_shift)`;
 /// - output zero point -128 and scale within LiteRT's tolerance of 1/256
 ///   (all [`Error::BadQuantParams`]).
 pub(crate) fn validate(p: &Softmax) -> Result<(), Error> {
-    if p.len == 0 || p.len > MAX_LEN {
+    if p.len == 0 || p.len > MAX_DIM {
         return Err(Error::BadDimension);
     }
     if p.input_beta_multiplier < (1 << 30)
@@ -170,7 +169,7 @@ mod tests {
             validate(&p)
         };
         assert_eq!(bad(|p| p.len = 0), Err(Error::BadDimension));
-        assert_eq!(bad(|p| p.len = MAX_LEN + 1), Err(Error::BadDimension));
+        assert_eq!(bad(|p| p.len = MAX_DIM + 1), Err(Error::BadDimension));
         assert_eq!(
             bad(|p| p.input_beta_multiplier = (1 << 30) - 1),
             Err(Error::BadQuantParams)

@@ -4,7 +4,7 @@
 //! Prepare fills with the quantised float `tanh` of each of the 256 input values; the exporter
 //! computes the table (`mote_exporter::activation_params::tanh`) and the kernel looks it up.
 
-use super::logistic::lookup;
+use super::logistic::{lookup, validate_lookup};
 use crate::manifest::Elementwise;
 use crate::Error;
 
@@ -21,11 +21,7 @@ pub fn tanh(table: &[u8; 256], input: &[i8], output: &mut [i8]) {
 /// Checks the parameters of a tanh layer: a valid input quantisation and the output
 /// quantisation the op fixes, 1/128 and 0 ([`Error::BadQuantParams`]).
 pub(crate) fn validate(p: &Elementwise) -> Result<(), Error> {
-    p.input.check_int8()?;
-    if p.output.scale != OUTPUT_SCALE || p.output.zero_point != OUTPUT_ZERO_POINT {
-        return Err(Error::BadQuantParams);
-    }
-    Ok(())
+    validate_lookup(p, OUTPUT_SCALE, OUTPUT_ZERO_POINT)
 }
 
 #[cfg(test)]

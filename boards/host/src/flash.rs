@@ -1,0 +1,187 @@
+//! `mote flash`: writes a blob into a real board's model partition with probe-rs, flashes the
+//! firmware if the board does not have it yet, and runs it, streaming the defmt log.
+//!
+//! probe-rs is an external tool (`cargo install probe-rs-tools --locked`, about 13 minutes to
+//! build on 2 cores, so never in CI): the host shells out to it, which keeps the default build
+//! lean. Steps:
+//! 1. `probe-rs download --chip CHIP --binary-format bin --base-address PARTITION image.bin`
+//!    writes the partition (only the sectors of the `MODEL` region are erased);
+//! 2. `probe-rs run --chip CHIP --preverify firmware.elf` flashes the firmware unless the board
+//!    already holds exactly this image (`--preverify` reads back first), resets, and streams
+//!    the defmt log over RTT, decoding it with the ELF. Its exit status is the firmware's.
+//!
+//! With `model_only` the firmware is not rebuilt: the ELF built last time is used.
+
+use crate::error::{io, BoardError};
+use crate::{bench, firmware, partition, Board};
+use mote_runtime::Model;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The probe-rs binary.
+pub const PROBE_RS: &str = "probe-rs";
+/// How to install it.
+pub const INSTALL: &str = "cargo install probe-rs-tools --locked";
+
+/// What to flash.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Only replace the model: reuse the firmware ELF built before instead of rebuilding it.
+    pub model_only: bool,
+}
+
+/// True when `probe-rs` can be started.
+pub fn probe_rs_available() -> bool {
+    Command::new(PROBE_RS)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Arguments of `probe-rs download` writing a partition `image` at `address`.
+pub fn download_args(chip: &str, image: &Path, address: u64) -> Vec<OsString> {
+    let mut args: Vec<OsString> = ["download", "--chip", chip, "--binary-format", "bin"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    args.push("--base-address".into());
+    args.push(format!("{address:#x}").into());
+    args.push(image.into());
+    args
+}
+
+/// Arguments of `probe-rs run` flashing (if needed) and running `elf`.
+pub fn run_args(chip: &str, elf: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = ["run", "--chip", chip, "--preverify"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    args.push(elf.into());
+    args
+}
+
+/// Flashes `blob` (with `rows`, or pseudo-random rows) to `board_name` and runs it; the defmt
+/// log goes to this process's stdout.
+pub fn flash(
+    board_name: &str,
+    blob: &[u8],
+    rows: Option<&[Vec<i8>]>,
+    options: Options,
+) -> Result<(), BoardError> {
+    let board = Board::load(board_name)?;
+    let chip = board.probe()?.chip.clone();
+    if !probe_rs_available() {
+        return Err(BoardError::ProbeRsMissing);
+    }
+    let model = Model::parse(blob).map_err(BoardError::Blob)?;
+    let generated;
+    let rows = match rows {
+        Some(rows) => rows,
+        None => {
+            generated = bench::pseudo_random_rows(bench::DEFAULT_ROWS, model.input_len());
+            &generated
+        }
+    };
+    let image = partition::write(blob, rows, model.input_len())?;
+    if image.len() as u64 > board.partition_len {
+        return Err(BoardError::Partition(format!(
+            "{} bytes do not fit the {}-byte partition of `{}`",
+            image.len(),
+            board.partition_len,
+            board.name
+        )));
+    }
+    let elf = firmware_elf(&board, options)?;
+    let image_path = std::env::temp_dir().join(format!(
+        "mote-{}-partition-{}.bin",
+        board.name,
+        std::process::id()
+    ));
+    std::fs::write(&image_path, &image).map_err(io(format!("writing {}", image_path.display())))?;
+    let written = probe_rs(
+        "writing the model partition",
+        &download_args(&chip, &image_path, board.partition),
+    );
+    let _ = std::fs::remove_file(&image_path);
+    written?;
+    probe_rs("running the firmware", &run_args(&chip, &elf))
+}
+
+fn firmware_elf(board: &Board, options: Options) -> Result<PathBuf, BoardError> {
+    if !options.model_only {
+        return firmware::build(board);
+    }
+    let elf = firmware::elf_path(board, firmware::Features::default());
+    if elf.is_file() {
+        Ok(elf)
+    } else {
+        Err(BoardError::Partition(format!(
+            "--model-only needs the firmware built before: run `mote flash` once without it \
+             ({} is missing)",
+            elf.display()
+        )))
+    }
+}
+
+fn probe_rs(step: &str, args: &[OsString]) -> Result<(), BoardError> {
+    let status = Command::new(PROBE_RS)
+        .args(args)
+        .status()
+        .map_err(io(format!("starting {PROBE_RS}")))?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(BoardError::Probe {
+        step: step.to_string(),
+        status: status.code(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_rs_command_lines() {
+        let download = download_args("nRF52840_xxAA", Path::new("/tmp/p.bin"), 0x8_0000);
+        assert_eq!(
+            download,
+            [
+                "download",
+                "--chip",
+                "nRF52840_xxAA",
+                "--binary-format",
+                "bin",
+                "--base-address",
+                "0x80000",
+                "/tmp/p.bin"
+            ]
+            .map(OsString::from)
+        );
+        let run = run_args("RP2040", Path::new("fw.elf"));
+        assert_eq!(
+            run,
+            ["run", "--chip", "RP2040", "--preverify", "fw.elf"].map(OsString::from)
+        );
+    }
+
+    #[test]
+    fn missing_probe_rs_names_the_install_command() {
+        if probe_rs_available() {
+            return; // would really flash
+        }
+        let e = flash("nrf52840-dk", &[], None, Options::default()).unwrap_err();
+        assert!(matches!(e, BoardError::ProbeRsMissing), "{e}");
+        assert!(e.to_string().contains(INSTALL), "{e}");
+    }
+
+    #[test]
+    fn emulated_boards_are_refused() {
+        let e = flash("qemu-m4", &[], None, Options::default()).unwrap_err();
+        assert!(matches!(e, BoardError::NotReal(_)), "{e}");
+    }
+}

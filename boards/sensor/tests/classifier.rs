@@ -1,0 +1,142 @@
+//! The whole sensor pipeline on the host: a scripted LIS3DH (embedded-hal-mock), a window of
+//! readings, features, quantisation and a mote model, compared with running the model directly.
+
+use embedded_hal_mock::eh1::i2c::{Mock, Transaction};
+use mote_exporter::blob::{build, ProvenanceInfo};
+use mote_exporter::graph::FusedActivation;
+use mote_exporter::{QuantDense, QuantGraph, QuantOp};
+use mote_runtime::{Model, QuantParams};
+use mote_sensor::lis3dh::{self, ADDRESS};
+use mote_sensor::{Classifier, Lis3dh, Window, FEATURES};
+
+/// A small 6 -> 8 -> 3 int8 network whose input quantisation covers ±2000 mg.
+fn blob() -> Vec<u8> {
+    let input = QuantParams {
+        scale: 16.0,
+        zero_point: 0,
+    };
+    let hidden = QuantParams {
+        scale: 0.5,
+        zero_point: -128,
+    };
+    let output = QuantParams {
+        scale: 0.25,
+        zero_point: 3,
+    };
+    let dense = |n_in: usize, n_out: usize, input, output, activation| {
+        QuantOp::FullyConnected(QuantDense {
+            input_len: n_in,
+            output_len: n_out,
+            weights: (0..n_in * n_out)
+                .map(|k| ((k * 29) % 255) as i32 - 127)
+                .map(|w| w as i8)
+                .collect(),
+            weight_scales: vec![0.002; n_out],
+            bias: (0..n_out).map(|o| o as i32 * 50 - 100).collect(),
+            input,
+            output,
+            activation,
+        })
+    };
+    let graph = QuantGraph {
+        input_len: FEATURES,
+        input,
+        input_transform: None,
+        ops: vec![
+            dense(FEATURES, 8, input, hidden, FusedActivation::Relu),
+            dense(8, 3, hidden, output, FusedActivation::None),
+        ],
+    };
+    build(&graph, &ProvenanceInfo::default()).unwrap()
+}
+
+fn sample(x: i16, y: i16, z: i16) -> Vec<u8> {
+    [x, y, z]
+        .iter()
+        .flat_map(|v| (v << 4).to_le_bytes())
+        .collect()
+}
+
+#[test]
+fn a_full_window_runs_the_model_on_its_features() {
+    let readings: Vec<[i16; 3]> = (0..4)
+        .map(|i| [i * 100 - 150, 20 * i, 1000 - 30 * i])
+        .collect();
+    let mut script = vec![
+        Transaction::write_read(ADDRESS, vec![lis3dh::WHO_AM_I], vec![lis3dh::IDENTITY]),
+        Transaction::write(
+            ADDRESS,
+            vec![lis3dh::CTRL_REG1, lis3dh::CTRL_REG1_100HZ_XYZ],
+        ),
+        Transaction::write(
+            ADDRESS,
+            vec![lis3dh::CTRL_REG4, lis3dh::CTRL_REG4_BDU_2G_HR],
+        ),
+    ];
+    for r in &readings {
+        script.push(Transaction::write_read(
+            ADDRESS,
+            vec![lis3dh::OUT_X_L | lis3dh::AUTO_INCREMENT],
+            sample(r[0], r[1], r[2]),
+        ));
+    }
+    let mut i2c = Mock::new(&script);
+    let mut sensor = Lis3dh::new(i2c.clone(), ADDRESS).unwrap();
+
+    let blob = blob();
+    let model = Model::parse(&blob).unwrap();
+    let mut classifier = Classifier::<4>::new::<embedded_hal::i2c::ErrorKind>(&model).unwrap();
+    let mut arena = vec![0u8; model.arena_len()];
+    let mut output = vec![0i8; model.output_len()];
+    for i in 0..4 {
+        let done = classifier
+            .step(&mut sensor, &mut arena, &mut output)
+            .unwrap();
+        assert_eq!(done, i == 3, "window full only after 4 readings");
+    }
+    i2c.done();
+
+    // The same by hand.
+    let mut window = Window::<4>::new();
+    for r in readings {
+        window.push(r);
+    }
+    let mut input = [0i8; FEATURES];
+    model
+        .quantize_input(&window.features(), &mut input)
+        .unwrap();
+    let mut expected = vec![0i8; model.output_len()];
+    model.run(&input, &mut arena, &mut expected).unwrap();
+    assert_eq!(output, expected);
+}
+
+#[test]
+fn a_model_of_the_wrong_shape_is_refused() {
+    let graph = QuantGraph {
+        input_len: 5,
+        input: QuantParams {
+            scale: 1.0,
+            zero_point: 0,
+        },
+        input_transform: None,
+        ops: vec![QuantOp::FullyConnected(QuantDense {
+            input_len: 5,
+            output_len: 2,
+            weights: vec![1; 10],
+            weight_scales: vec![0.01; 2],
+            bias: vec![0; 2],
+            input: QuantParams {
+                scale: 1.0,
+                zero_point: 0,
+            },
+            output: QuantParams {
+                scale: 0.1,
+                zero_point: 0,
+            },
+            activation: FusedActivation::None,
+        })],
+    };
+    let blob = build(&graph, &ProvenanceInfo::default()).unwrap();
+    let model = Model::parse(&blob).unwrap();
+    assert!(Classifier::<4>::new::<embedded_hal::i2c::ErrorKind>(&model).is_err());
+}
