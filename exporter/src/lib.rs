@@ -13,6 +13,7 @@ mod error;
 pub mod evaluate;
 pub mod graph;
 pub mod lower;
+pub mod pipeline;
 pub mod ptq;
 pub mod report;
 pub mod requant;

@@ -92,6 +92,17 @@ impl fmt::Display for DataError {
 
 impl std::error::Error for DataError {}
 
+/// The digits data set (UCI Optical Recognition of Handwritten Digits, test part, via
+/// scikit-learn; CC BY 4.0): 1797 rows of 64 pixels (0–16) and a label 0–9. Compiled in so that
+/// the quickstart and the tests run from anywhere.
+pub const DIGITS_CSV: &str = include_str!("../../data/digits.csv");
+
+/// The bundled digits data set, parsed.
+pub fn digits() -> Dataset {
+    // The bundled file is valid; a parse failure would be a build-time mistake caught by tests.
+    Dataset::parse_csv(DIGITS_CSV).unwrap_or_else(|e| panic!("bundled digits.csv: {e}"))
+}
+
 impl Dataset {
     /// Loads a comma-separated file with a header row; the last column is the target.
     ///

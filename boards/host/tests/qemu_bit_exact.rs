@@ -4,7 +4,7 @@
 //!
 //! Blobs: the LiteRT fixtures (`tests/fixtures/litert/*.tflite`, imported and built by the
 //! exporter, with their `*.input.csv` rows), a random multi-layer FullyConnected graph, and the
-//! quickstart blob `out/quickstart/digits.mote` when it has been made. Also checked: a corrupt or
+//! quickstart blob (trained and exported exactly as `mote quickstart` does). Also checked: a corrupt or
 //! missing model partition gives an error line and a nonzero exit status, never a fault.
 //!
 //! Without `qemu-system-arm` the tests fail when `CI` is set and are skipped loudly otherwise.
@@ -71,23 +71,25 @@ fn cases() -> Vec<Case> {
         blob,
         rows,
     });
-    let quickstart = repo().join("out/quickstart/digits.mote");
-    if let Ok(blob) = std::fs::read(&quickstart) {
-        let input_len = Model::parse(&blob)
-            .expect("quickstart blob parses")
-            .input_len();
-        let rows = mote_boards::bench::pseudo_random_rows(32, input_len);
-        cases.push(Case {
-            name: "quickstart digits".into(),
-            blob,
-            rows,
-        });
-    } else {
-        eprintln!(
-            "note: {} not made yet (`./x quickstart`); checking the other blobs",
-            quickstart.display()
-        );
-    }
+    // The quickstart blob, made as `mote quickstart` makes it, on real held-out digits.
+    let made = mote_exporter::pipeline::quickstart(None, &mut |_| {}).expect("quickstart");
+    let model = Model::parse(&made.blob).expect("quickstart blob parses");
+    let (_, test) = mote_train::data::digits().split_mod5();
+    let rows = test.features[..40]
+        .iter()
+        .map(|features: &Vec<f32>| {
+            let mut row = vec![0i8; model.input_len()];
+            model
+                .quantize_input(features, &mut row)
+                .expect("digits row");
+            row
+        })
+        .collect();
+    cases.push(Case {
+        name: "quickstart digits".into(),
+        rows,
+        blob: made.blob.clone(),
+    });
     cases
 }
 

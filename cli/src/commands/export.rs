@@ -1,12 +1,12 @@
 //! `mote export`: a checkpoint or an int8 .tflite file to a .mote blob.
 
 use super::{read_file, write_file, Result};
-use mote_exporter::ptq::{quantize_checkpoint, RangeMethod};
-use mote_exporter::report::{compare, Report};
+use mote_exporter::pipeline::export_checkpoint;
+use mote_exporter::ptq::RangeMethod;
 use mote_exporter::{build, tflite, ProvenanceInfo};
 use mote_train::data::Dataset;
 use mote_train::Checkpoint;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `mote export`.
 #[derive(clap::Args)]
@@ -60,42 +60,13 @@ pub fn run(args: Args) -> Result {
         let range = args
             .percentile
             .map_or(RangeMethod::MinMax, RangeMethod::Percentile);
-        let (blob, report) = export_checkpoint(&checkpoint, &train, &test, range, input)?;
+        let source = input.display().to_string();
+        let (blob, report) = export_checkpoint(&checkpoint, &train, &test, range, &source)
+            .map_err(|e| e.to_string())?;
         println!("{report}");
         blob
     };
     write_file(&out, &blob)?;
     println!("blob -> {} ({} bytes)", out.display(), blob.len());
     Ok(())
-}
-
-/// Quantises `checkpoint` calibrated on `train`, measures it on `test`, and writes the metrics
-/// into the blob's provenance.
-pub fn export_checkpoint(
-    checkpoint: &Checkpoint,
-    train: &Dataset,
-    test: &Dataset,
-    range: RangeMethod,
-    source: &Path,
-) -> Result<(Vec<u8>, Report)> {
-    let graph =
-        quantize_checkpoint(checkpoint, &train.features, range).map_err(|e| e.to_string())?;
-    let mut provenance = ProvenanceInfo {
-        source: source.display().to_string(),
-        data_hash: train.fingerprint(),
-        metrics: Vec::new(),
-    };
-    // Measure the blob, then record what was measured in it (metrics do not change the layers).
-    let draft = build(&graph, &provenance).map_err(|e| e.to_string())?;
-    let report = compare(checkpoint, &draft, test).map_err(|e| e.to_string())?;
-    provenance.metrics = vec![
-        (format!("float_{}", report.metric), report.float as f32),
-        (format!("int8_{}", report.metric), report.int8 as f32),
-    ];
-    let blob = build(&graph, &provenance).map_err(|e| e.to_string())?;
-    let report = Report {
-        blob_bytes: blob.len(),
-        ..report
-    };
-    Ok((blob, report))
 }

@@ -1,16 +1,10 @@
 //! `mote quickstart`: the whole path on the bundled digits data in one command.
 
-use super::export::export_checkpoint;
-use super::train::{fit, TaskArg};
+use super::train::progress_bar;
 use super::{write_file, Result};
-use mote_exporter::ptq::RangeMethod;
-use mote_train::data::Dataset;
-use mote_train::TrainConfig;
-use std::path::{Path, PathBuf};
+use mote_exporter::pipeline::quickstart;
+use std::path::PathBuf;
 use std::time::Instant;
-
-/// The digits data set (UCI, CC BY 4.0), compiled in so that quickstart runs from anywhere.
-const DIGITS_CSV: &str = include_str!("../../../data/digits.csv");
 
 /// Arguments of `mote quickstart`.
 #[derive(clap::Args)]
@@ -26,32 +20,21 @@ pub struct Args {
 /// Trains, exports, runs and reports; the last line is machine-readable.
 pub fn run(args: Args) -> Result {
     let start = Instant::now();
-    let data = Dataset::parse_csv(DIGITS_CSV).map_err(|e| e.to_string())?;
-    let (train, test) = data.split_mod5();
-    println!(
-        "digits: {} train rows, {} test rows, {} features, 10 classes",
-        train.len(),
-        test.len(),
-        data.num_features()
-    );
-    let mut cfg = TrainConfig::default();
-    cfg.seed = args.seed.unwrap_or(cfg.seed);
-    let checkpoint = fit(&train, TaskArg::Classify, &cfg)?;
+    println!("digits: 1797 rows of 8x8 pixels, 10 classes; rows i % 5 == 4 held out");
+    let cfg = mote_train::TrainConfig::default();
+    let (bar, mut on_epoch) = progress_bar(cfg.epochs);
+    let made = quickstart(args.seed, &mut on_epoch).map_err(|e| e.to_string())?;
+    bar.finish();
+    let checkpoint_path = args.out.join("digits.safetensors");
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    let checkpoint_path = args.out.join("digits.safetensors");
-    checkpoint
+    made.checkpoint
         .save(&checkpoint_path)
         .map_err(|e| e.to_string())?;
-    let (blob, report) = export_checkpoint(
-        &checkpoint,
-        &train,
-        &test,
-        RangeMethod::MinMax,
-        Path::new("quickstart: bundled digits"),
-    )?;
     let blob_path = args.out.join("digits.mote");
-    write_file(&blob_path, &blob)?;
+    write_file(&blob_path, &made.blob)?;
+    let report = &made.report;
+    println!("trained on {} rows", made.train_rows);
     println!("{report}");
     println!("checkpoint -> {}", checkpoint_path.display());
     println!("blob       -> {}", blob_path.display());

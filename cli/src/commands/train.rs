@@ -3,7 +3,7 @@
 use super::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use mote_train::data::Dataset;
-use mote_train::{Activation, Checkpoint, TrainConfig};
+use mote_train::{Activation, Checkpoint, EpochReport, TrainConfig};
 use std::path::PathBuf;
 
 /// What the model predicts.
@@ -118,6 +118,23 @@ pub fn run(args: Args) -> Result {
     Ok(())
 }
 
+/// A progress bar over `epochs` on standard error (drawn only on a terminal), and the epoch
+/// callback that moves it.
+pub fn progress_bar(epochs: usize) -> (ProgressBar, impl FnMut(&EpochReport)) {
+    let bar = ProgressBar::new(epochs as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("training {bar:30} epoch {pos}/{len} loss {msg} ({elapsed})")
+    {
+        bar.set_style(style);
+    }
+    let handle = bar.clone();
+    let on_epoch = move |r: &EpochReport| {
+        handle.set_position(r.epoch as u64);
+        handle.set_message(format!("{:.4}", r.loss));
+    };
+    (bar, on_epoch)
+}
+
 /// Trains on `train` with a progress bar on standard error.
 pub fn fit(train: &Dataset, task: TaskArg, cfg: &TrainConfig) -> Result<Checkpoint> {
     if train.is_empty() {
@@ -134,15 +151,7 @@ pub fn fit(train: &Dataset, task: TaskArg, cfg: &TrainConfig) -> Result<Checkpoi
             return Err("classification needs at least two classes in the training rows".into());
         }
     }
-    let bar = ProgressBar::new(cfg.epochs as u64);
-    bar.set_style(
-        ProgressStyle::with_template("training {bar:30} epoch {pos}/{len} loss {msg} ({elapsed})")
-            .map_err(|e| e.to_string())?,
-    );
-    let mut on_epoch = |r: &mote_train::EpochReport| {
-        bar.set_position(r.epoch as u64);
-        bar.set_message(format!("{:.4}", r.loss));
-    };
+    let (bar, mut on_epoch) = progress_bar(cfg.epochs);
     let checkpoint = match task {
         TaskArg::Classify => {
             mote_train::train_classifier(train, train.num_classes(), cfg, &mut on_epoch)
