@@ -5,7 +5,7 @@ use crate::error::ExportError;
 use crate::graph::QuantGraph;
 use crate::lower::{lower, sections_mut, Lowered};
 use mote_runtime::header::{align_up, Header, CRC_START, FORMAT_VERSION, HEADER_LEN};
-use mote_runtime::manifest::{Manifest, Metric, ModelKind, Provenance, TensorInfo};
+use mote_runtime::manifest::{Layer, Manifest, Metric, ModelKind, Provenance, TensorInfo};
 use mote_runtime::plan::Plan;
 use mote_runtime::{crc32::crc32, Model};
 
@@ -47,8 +47,7 @@ pub fn build(graph: &QuantGraph, provenance: &ProvenanceInfo) -> Result<Vec<u8>,
             len: output.output_len() as u32,
             quant: output.output_quant(),
         },
-        layers: heapless::Vec::new(),
-        arena_len: Plan::new(&lowered.layers).arena_len() as u32,
+        arena_len: Plan::new(lowered.layers.iter().map(Layer::output_len)).arena_len() as u32,
         provenance: Provenance {
             producer: PRODUCER,
             source: &provenance.source,
@@ -82,12 +81,9 @@ fn place_and_write(manifest: &mut Manifest<'_>, lowered: &Lowered) -> Result<Vec
             section.offset = offsets[section.offset as usize] as u32;
         }
         manifest.input_transform = input_transform;
-        manifest.layers =
-            heapless::Vec::from_slice(&layers).map_err(|_| ExportError::TooManyLayers {
-                count: layers.len(),
-            })?;
-        let encoded =
-            postcard::to_allocvec(&*manifest).map_err(|e| ExportError::Encode(e.to_string()))?;
+        // The manifest, then the layers as a postcard sequence (FORMAT.md).
+        let encoded = postcard::to_allocvec(&(&*manifest, &layers))
+            .map_err(|e| ExportError::Encode(e.to_string()))?;
         let needed = align_up(HEADER_LEN + encoded.len());
         if needed > data_start {
             data_start = needed;

@@ -11,6 +11,7 @@
 mod clock;
 mod marker;
 mod partition;
+mod runner;
 mod stack;
 
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +43,10 @@ use partition::Partition;
 pub const ARENA_CAPACITY: usize = 64 * 1024;
 /// Largest model output the firmware holds.
 pub const OUTPUT_CAPACITY: usize = 4096;
+
+/// Layers whose time `layer-timing` reports (deeper ones still run, untimed).
+#[cfg(feature = "layer-timing")]
+const TIMED_LAYERS: usize = 64;
 
 /// Exit status: every row ran.
 const EXIT_OK: i32 = 0;
@@ -127,7 +132,7 @@ fn run() -> i32 {
     defmt::println!("mote: parse ticks={=u64}", parse_ticks);
     defmt::println!(
         "mote: model layers={=u32} input={=u32} output={=u32} arena={=u32} macs={=u64} rows={=u32} blob={=u32}",
-        model.layers().len() as u32,
+        model.layer_count() as u32,
         model.input_len() as u32,
         model.output_len() as u32,
         model.arena_len() as u32,
@@ -154,9 +159,11 @@ fn run() -> i32 {
         return EXIT_FIT;
     }
 
+    let mut layer_store: runner::LayerStore = [None; runner::DECODED_LAYERS];
+    let runner = runner::Runner::new(&model, &mut layer_store);
     let output = &mut buffers.output[..model.output_len()];
     #[cfg(feature = "layer-timing")]
-    let mut layer_ticks = [0u64; mote_runtime::manifest::MAX_LAYERS];
+    let mut layer_ticks = [0u64; TIMED_LAYERS];
     let mut run_ticks = 0u64;
     let rows = partition
         .rows
@@ -170,7 +177,7 @@ fn run() -> i32 {
         #[cfg(feature = "layer-timing")]
         let result = {
             let mut previous = start;
-            model.run_observed(row, &mut buffers.arena, output, |layer| {
+            runner.run_observed(row, &mut buffers.arena, output, |layer| {
                 let now = clock::now();
                 if let Some(slot) = layer_ticks.get_mut(layer) {
                     *slot = slot.wrapping_add(now.wrapping_sub(previous));
@@ -179,7 +186,7 @@ fn run() -> i32 {
             })
         };
         #[cfg(not(feature = "layer-timing"))]
-        let result = model.run(row, &mut buffers.arena, output);
+        let result = runner.run_observed(row, &mut buffers.arena, output, |_| {});
         marker::stop();
         let ticks = clock::now().wrapping_sub(start);
         if let Err(e) = result {
@@ -196,7 +203,7 @@ fn run() -> i32 {
     }
     #[cfg(feature = "layer-timing")]
     {
-        for (index, layer) in model.layers().iter().enumerate() {
+        for (index, layer) in model.layers().enumerate() {
             defmt::println!(
                 "mote: layer={=u32} op={=str} ticks={=u64}",
                 index as u32,

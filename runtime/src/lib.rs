@@ -35,5 +35,5 @@ mod quantize;
 
 pub use error::Error;
 pub use manifest::{Layer, Manifest, QuantParams};
-pub use model::Model;
+pub use model::{DecodedModel, Model};
 pub use quantize::{dequantize, quantize};

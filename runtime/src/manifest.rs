@@ -7,14 +7,19 @@ use crate::Error;
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
-/// Most layers a model may have: bounds the size of a parsed [`crate::Model`].
-pub const MAX_LAYERS: usize = 32;
+/// Most layers a model may have (bounds the work of parsing; a parsed [`crate::Model`] keeps
+/// its layers encoded in the blob, so its size does not depend on this).
+pub const MAX_LAYERS: usize = 256;
 /// Most metrics a blob's provenance may record.
 pub const MAX_METRICS: usize = 16;
 /// Largest length of any one tensor (elements).
 pub const MAX_DIM: u32 = 1 << 20;
 
-/// Everything the runtime needs to know about a blob besides the tensor bytes.
+/// Everything the runtime needs to know about a blob besides the layers and the tensor bytes.
+///
+/// In the blob the layers follow this struct as a postcard sequence of [`Layer`] (see
+/// `FORMAT.md`); the runtime decodes them one at a time ([`Layers`]) so that a parsed model
+/// stays small whatever its depth.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest<'a> {
     /// Which family of model this is.
@@ -29,8 +34,6 @@ pub struct Manifest<'a> {
     pub input_transform: Option<Section>,
     /// The model output: length and quantisation.
     pub output: TensorInfo,
-    /// The layers, run in order.
-    pub layers: Vec<Layer, MAX_LAYERS>,
     /// Bytes of scratch memory `run` needs (see [`crate::plan`]); checked at parse.
     pub arena_len: u32,
     /// Where the model came from.
@@ -77,7 +80,7 @@ pub struct Section {
 }
 
 /// One layer of an MLP.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Layer {
     /// int8 fully connected layer with per-channel requantisation and a fused clamp.
@@ -114,7 +117,7 @@ pub enum WeightLayout {
 ///
 /// The bias is stored *folded*: it already includes `input_offset · Σ_k w[o][k]`, which makes
 /// the inner loop a plain dot product while staying bit-exact with LiteRT.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct FullyConnected {
     /// Elements in.
@@ -200,6 +203,71 @@ pub struct Metric<'a> {
     pub name: &'a str,
     /// Its value.
     pub value: f32,
+}
+
+/// The layers of a blob, decoded one at a time from their postcard encoding.
+///
+/// Yields nothing more once a layer fails to decode (never, for a parsed model, whose layers
+/// were all decoded and validated by [`crate::Model::parse`]).
+#[derive(Debug, Clone)]
+pub struct Layers<'a> {
+    bytes: &'a [u8],
+    remaining: usize,
+}
+
+impl<'a> Layers<'a> {
+    /// Reads the varint layer count at the start of `bytes`; the layers follow it.
+    pub fn new(bytes: &'a [u8]) -> Result<Layers<'a>, Error> {
+        let (count, rest) =
+            postcard::take_from_bytes::<u32>(bytes).map_err(|_| Error::ManifestDecode)?;
+        Ok(Layers {
+            bytes: rest,
+            remaining: count as usize,
+        })
+    }
+
+    /// Layers of `count` whose encodings start at `bytes` (after the count).
+    pub(crate) fn from_parts(bytes: &'a [u8], count: usize) -> Layers<'a> {
+        Layers {
+            bytes,
+            remaining: count,
+        }
+    }
+
+    /// Layers not yet yielded (as declared; decoding may stop earlier on a corrupt blob).
+    pub fn remaining(&self) -> usize {
+        self.remaining
+    }
+
+    /// The bytes after the layers already yielded.
+    pub fn rest(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
+impl Iterator for Layers<'_> {
+    type Item = Layer;
+
+    fn next(&mut self) -> Option<Layer> {
+        if self.remaining == 0 {
+            return None;
+        }
+        match postcard::take_from_bytes::<Layer>(self.bytes) {
+            Ok((layer, rest)) => {
+                self.bytes = rest;
+                self.remaining -= 1;
+                Some(layer)
+            }
+            Err(_) => {
+                self.remaining = 0;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.remaining))
+    }
 }
 
 impl QuantParams {

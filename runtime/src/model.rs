@@ -2,7 +2,9 @@
 
 use crate::header::{Header, HEADER_LEN, SECTION_ALIGN};
 use crate::kernels::{self, FullyConnectedView};
-use crate::manifest::{FullyConnected, Layer, Manifest, ModelKind, Section, MAX_DIM};
+use crate::manifest::{
+    FullyConnected, Layer, Layers, Manifest, ModelKind, Section, MAX_DIM, MAX_LAYERS,
+};
 use crate::plan::{self, Plan, Slot};
 use crate::{dequantize, quantize, Error, QuantParams};
 
@@ -12,6 +14,9 @@ use crate::{dequantize, quantize, Error, QuantParams};
 pub struct Model<'a> {
     blob: &'a [u8],
     manifest: Manifest<'a>,
+    /// The encoded layers (after their count), decoded again on each run: keeps `Model` small.
+    layer_bytes: &'a [u8],
+    layer_count: usize,
     plan: Plan,
 }
 
@@ -30,25 +35,31 @@ impl<'a> Model<'a> {
             .ok_or(Error::ManifestOutOfBounds)?;
         let (manifest, rest) = postcard::take_from_bytes::<Manifest<'a>>(manifest_bytes)
             .map_err(|_| Error::ManifestDecode)?;
-        if !rest.is_empty() {
-            return Err(Error::ManifestDecode);
-        }
-        let plan = validate(&manifest, blob, header.data_start())?;
+        let layers = Layers::new(rest)?;
+        let (layer_bytes, layer_count) = (layers.rest(), layers.remaining());
+        let plan = validate(&manifest, layers, blob, header.data_start())?;
         Ok(Model {
             blob,
             manifest,
+            layer_bytes,
+            layer_count,
             plan,
         })
     }
 
-    /// The decoded manifest: layers, quantisation, provenance.
+    /// The decoded manifest: shapes, quantisation, provenance.
     pub fn manifest(&self) -> &Manifest<'a> {
         &self.manifest
     }
 
-    /// The layers, in the order they run.
-    pub fn layers(&self) -> &[Layer] {
-        &self.manifest.layers
+    /// The layers, in the order they run, decoded from the blob as the iterator advances.
+    pub fn layers(&self) -> Layers<'a> {
+        Layers::from_parts(self.layer_bytes, self.layer_count)
+    }
+
+    /// Number of layers.
+    pub fn layer_count(&self) -> usize {
+        self.layer_count
     }
 
     /// Bytes of scratch memory [`Model::run`] needs.
@@ -78,7 +89,7 @@ impl<'a> Model<'a> {
 
     /// Multiply-accumulates per inference.
     pub fn macs(&self) -> u64 {
-        self.layers().iter().map(Layer::macs).sum()
+        self.layers().map(|layer| layer.macs()).sum()
     }
 
     /// Quantises real-valued features into the model's int8 input, applying the blob's input
@@ -135,6 +146,42 @@ impl<'a> Model<'a> {
         input: &[i8],
         arena: &mut [u8],
         output: &mut [i8],
+        after_layer: impl FnMut(usize),
+    ) -> Result<(), Error> {
+        self.run_layers(self.layers(), input, arena, output, after_layer)
+    }
+
+    /// Decodes every layer once into `store` (for example `[None; 16]`, static or on the
+    /// stack) for runs that skip decoding: a few hundred instructions less per layer, for about
+    /// 60 bytes of `store` per layer. [`Error::TooManyLayers`] when `store` is too short.
+    pub fn decode_layers<'s>(
+        &'s self,
+        store: &'s mut [Option<Layer>],
+    ) -> Result<DecodedModel<'a, 's>, Error> {
+        let slots = store
+            .get_mut(..self.layer_count)
+            .ok_or(Error::TooManyLayers)?;
+        let mut decoded = 0;
+        for (slot, layer) in slots.iter_mut().zip(self.layers()) {
+            *slot = Some(layer);
+            decoded += 1;
+        }
+        if decoded != self.layer_count {
+            return Err(Error::ManifestDecode);
+        }
+        Ok(DecodedModel {
+            model: self,
+            layers: slots,
+        })
+    }
+
+    /// The run loop over `layers` (this model's, decoded now or earlier).
+    fn run_layers<L: core::borrow::Borrow<Layer>>(
+        &self,
+        layers: impl Iterator<Item = L>,
+        input: &[i8],
+        arena: &mut [u8],
+        output: &mut [i8],
         mut after_layer: impl FnMut(usize),
     ) -> Result<(), Error> {
         if input.len() != self.input_len() {
@@ -149,8 +196,10 @@ impl<'a> Model<'a> {
         let (a, b) = kernels::bytes_as_i8_mut(arena)
             .split_at_mut_checked(self.plan.a_len)
             .ok_or(Error::ArenaTooSmall)?;
-        let count = self.layers().len();
-        for (index, layer) in self.layers().iter().enumerate() {
+        let count = self.layer_count;
+        let mut ran = 0;
+        for (index, layer) in layers.enumerate() {
+            let layer = layer.borrow();
             let out_len = layer.output_len() as usize;
             let in_len = layer.input_len() as usize;
             // The source and destination are always different slots, so no copy is needed.
@@ -176,6 +225,10 @@ impl<'a> Model<'a> {
                 _ => return Err(Error::ShapeMismatch),
             }
             after_layer(index);
+            ran += 1;
+        }
+        if ran != count {
+            return Err(Error::ManifestDecode);
         }
         Ok(())
     }
@@ -223,6 +276,38 @@ impl<'a> Model<'a> {
     }
 }
 
+/// A [`Model`] with its layers decoded once (see [`Model::decode_layers`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DecodedModel<'a, 's> {
+    model: &'s Model<'a>,
+    layers: &'s [Option<Layer>],
+}
+
+impl<'a> DecodedModel<'a, '_> {
+    /// The model: shapes, quantisation, arena size, provenance.
+    pub fn model(&self) -> &Model<'a> {
+        self.model
+    }
+
+    /// [`Model::run`] without decoding the layers again; the same outputs.
+    pub fn run(&self, input: &[i8], arena: &mut [u8], output: &mut [i8]) -> Result<(), Error> {
+        self.run_observed(input, arena, output, |_| {})
+    }
+
+    /// [`Model::run_observed`] without decoding the layers again.
+    pub fn run_observed(
+        &self,
+        input: &[i8],
+        arena: &mut [u8],
+        output: &mut [i8],
+        after_layer: impl FnMut(usize),
+    ) -> Result<(), Error> {
+        let layers = self.layers.iter().flatten();
+        self.model
+            .run_layers(layers, input, arena, output, after_layer)
+    }
+}
+
 fn le_f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
     kernels::le_i32s(bytes).map(|bits| f32::from_bits(bits as u32))
 }
@@ -235,25 +320,28 @@ fn prefix_mut(slice: &mut [i8], len: usize) -> Result<&mut [i8], Error> {
     slice.get_mut(..len).ok_or(Error::ShapeMismatch)
 }
 
-/// Checks everything about the manifest against `blob`, whose tensor data may start at
-/// `data_start`; returns the arena plan.
-fn validate(manifest: &Manifest<'_>, blob: &[u8], data_start: usize) -> Result<Plan, Error> {
+/// Checks everything about the manifest and every layer against `blob`, whose tensor data may
+/// start at `data_start`; returns the arena plan.
+fn validate(
+    manifest: &Manifest<'_>,
+    layers: Layers<'_>,
+    blob: &[u8],
+    data_start: usize,
+) -> Result<Plan, Error> {
     match manifest.kind {
         ModelKind::Mlp => {}
     }
-    let layers = &manifest.layers;
-    let first = layers.first().ok_or(Error::NoLayers)?;
-    let last = layers.last().ok_or(Error::NoLayers)?;
+    let count = layers.remaining();
+    if count == 0 {
+        return Err(Error::NoLayers);
+    }
+    if count > MAX_LAYERS {
+        return Err(Error::TooManyLayers);
+    }
     check_dim(manifest.input.len)?;
     check_dim(manifest.output.len)?;
     manifest.input.quant.check_int8()?;
     manifest.output.quant.check_int8()?;
-    if first.input_len() != manifest.input.len || last.output_len() != manifest.output.len {
-        return Err(Error::ShapeMismatch);
-    }
-    if last.output_quant() != manifest.output.quant {
-        return Err(Error::BadQuantParams);
-    }
     let sections = SectionCheck { blob, data_start };
     if let Some(transform) = manifest.input_transform {
         let values = manifest
@@ -266,16 +354,22 @@ fn validate(manifest: &Manifest<'_>, blob: &[u8], data_start: usize) -> Result<P
             return Err(Error::BadQuantParams);
         }
     }
+    let mut plan = Plan::default();
     let mut previous_len = manifest.input.len;
-    for layer in layers {
+    let mut last_quant = manifest.input.quant;
+    let mut decoded = layers;
+    let mut validated = 0;
+    for (index, layer) in decoded.by_ref().enumerate() {
+        validated += 1;
         check_dim(layer.input_len())?;
         check_dim(layer.output_len())?;
         if layer.input_len() != previous_len {
             return Err(Error::ShapeMismatch);
         }
         previous_len = layer.output_len();
-        layer.output_quant().check_int8()?;
-        match layer {
+        last_quant = layer.output_quant();
+        last_quant.check_int8()?;
+        match &layer {
             Layer::FullyConnected(fc) => validate_fully_connected(fc, &sections)?,
             Layer::Logistic(p) => {
                 sections.check(p.table, 256, 1)?;
@@ -287,8 +381,18 @@ fn validate(manifest: &Manifest<'_>, blob: &[u8], data_start: usize) -> Result<P
             }
             Layer::Softmax(p) => kernels::validate_softmax(p)?,
         }
+        plan.add(index, count, layer.output_len());
     }
-    let plan = Plan::new(layers);
+    // Every declared layer decoded, and nothing follows the last one.
+    if validated != count || !decoded.rest().is_empty() {
+        return Err(Error::ManifestDecode);
+    }
+    if previous_len != manifest.output.len {
+        return Err(Error::ShapeMismatch);
+    }
+    if last_quant != manifest.output.quant {
+        return Err(Error::BadQuantParams);
+    }
     if plan.arena_len() != manifest.arena_len as usize {
         return Err(Error::ArenaLenMismatch);
     }

@@ -6,8 +6,6 @@
 //! as long as the longest tensor it ever holds. The exporter sizes the arena with the same
 //! function, so the manifest's `arena_len` can be checked at parse time.
 
-use crate::manifest::Layer;
-
 /// A place a layer reads from or writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
@@ -31,19 +29,24 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Plans `layers`.
-    pub fn new(layers: &[Layer]) -> Plan {
+    /// Plans layers that write `output_lens` elements, in order.
+    pub fn new(output_lens: impl ExactSizeIterator<Item = u32>) -> Plan {
         let mut plan = Plan::default();
-        let count = layers.len();
-        for (i, layer) in layers.iter().enumerate() {
-            let len = layer.output_len() as usize;
-            match destination(i, count) {
-                Slot::A => plan.a_len = plan.a_len.max(len),
-                Slot::B => plan.b_len = plan.b_len.max(len),
-                Slot::Input | Slot::Output => {}
-            }
+        let count = output_lens.len();
+        for (index, len) in output_lens.enumerate() {
+            plan.add(index, count, len);
         }
         plan
+    }
+
+    /// Accounts for layer `index` of `count` writing `output_len` elements.
+    pub fn add(&mut self, index: usize, count: usize, output_len: u32) {
+        let len = output_len as usize;
+        match destination(index, count) {
+            Slot::A => self.a_len = self.a_len.max(len),
+            Slot::B => self.b_len = self.b_len.max(len),
+            Slot::Input | Slot::Output => {}
+        }
     }
 
     /// Total arena bytes.

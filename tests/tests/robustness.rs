@@ -10,13 +10,20 @@ use mote_runtime::manifest::{Layer, Manifest};
 use mote_runtime::{Error, Model};
 use mote_tests::{random_mlp, SplitMix};
 
-/// Parses and, when that succeeds, runs with exactly the buffers the model asks for.
+/// Parses and, when that succeeds, runs with exactly the buffers the model asks for, both with
+/// layers decoded during the run and decoded once beforehand; the two must agree.
 fn exercise(blob: &[u8]) -> Result<(), Error> {
     let model = Model::parse(blob)?;
     let mut arena = vec![0u8; model.arena_len()];
     let input: Vec<i8> = (0..model.input_len()).map(|i| (i * 37) as i8).collect();
     let mut output = vec![0i8; model.output_len()];
-    model.run(&input, &mut arena, &mut output)
+    model.run(&input, &mut arena, &mut output)?;
+    let mut store = vec![None; model.layer_count()];
+    let decoded = model.decode_layers(&mut store)?;
+    let mut again = vec![0i8; model.output_len()];
+    decoded.run(&input, &mut arena, &mut again)?;
+    assert_eq!(output, again, "decoded layers run differently");
+    Ok(())
 }
 
 fn reseal(blob: &mut [u8]) {
@@ -64,6 +71,12 @@ fn valid_blobs() -> Vec<Vec<u8>> {
 fn valid_blobs_parse_and_run() {
     for blob in valid_blobs() {
         exercise(&blob).expect("an exported blob is valid");
+        let model = Model::parse(&blob).unwrap();
+        let mut short = vec![None; model.layer_count() - 1];
+        assert_eq!(
+            model.decode_layers(&mut short).err(),
+            Some(Error::TooManyLayers)
+        );
     }
 }
 
@@ -158,11 +171,11 @@ fn section_and_shape_edits_are_errors() {
     let mut errors = std::collections::BTreeSet::new();
     for blob in valid_blobs() {
         let manifest_len = u32::from_le_bytes(blob[16..20].try_into().unwrap()) as usize;
-        let manifest: Manifest<'_> =
+        let original: (Manifest<'_>, Vec<Layer>) =
             postcard::from_bytes(&blob[HEADER_LEN..HEADER_LEN + manifest_len]).unwrap();
         for _ in 0..2000 {
-            let mut edited = manifest.clone();
-            let layer_index = rng.below(edited.layers.len());
+            let mut edited = original.clone();
+            let layer_index = rng.below(edited.1.len());
             let pick = rng.below(6) as u32;
             let value = match rng.below(4) {
                 0 => rng.next_u64() as u32,
@@ -170,7 +183,7 @@ fn section_and_shape_edits_are_errors() {
                 2 => 0,
                 _ => u32::MAX - rng.below(64) as u32,
             };
-            match &mut edited.layers[layer_index] {
+            match &mut edited.1[layer_index] {
                 Layer::FullyConnected(fc) => match pick {
                     0 => fc.weights.offset = value,
                     1 => fc.weights.len = value,
@@ -193,13 +206,13 @@ fn section_and_shape_edits_are_errors() {
                     _ => s.diff_min = value as i32,
                 },
             }
-            if let (Some(t), 0) = (edited.input_transform.as_mut(), rng.below(8)) {
+            if let (Some(t), 0) = (edited.0.input_transform.as_mut(), rng.below(8)) {
                 match pick % 2 {
                     0 => t.offset = value,
                     _ => t.len = value,
                 }
             }
-            if edited == manifest {
+            if edited == original {
                 continue;
             }
             let encoded = postcard::to_allocvec(&edited).unwrap();

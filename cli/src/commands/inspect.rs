@@ -42,7 +42,7 @@ pub fn run(args: Args) -> Result {
     println!("  arena       {} bytes", model.arena_len());
     println!("  MACs        {} per inference", model.macs());
     println!("  layers");
-    for (i, layer) in model.layers().iter().enumerate() {
+    for (i, layer) in model.layers().enumerate() {
         let out = layer.output_quant();
         print!(
             "    {i:>2} {:<16} {:>5} -> {:<5} out scale {:e} zp {:>4}",

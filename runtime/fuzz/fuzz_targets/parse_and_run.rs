@@ -19,6 +19,13 @@ fn exercise(blob: &[u8]) {
     model
         .run(&input, &mut arena, &mut output)
         .expect("a parsed model runs with correctly sized buffers");
+    let mut store = vec![None; model.layer_count()];
+    let decoded = model.decode_layers(&mut store).expect("a parsed model decodes");
+    let mut again = vec![0i8; model.output_len()];
+    decoded
+        .run(&input, &mut arena, &mut again)
+        .expect("decoded layers run");
+    assert_eq!(output, again);
 }
 
 fuzz_target!(|data: &[u8]| {
