@@ -15,6 +15,11 @@ pub struct Board {
     /// Extra rustc flags for the firmware build (e.g. `-C target-cpu=cortex-m55`).
     #[serde(default)]
     pub rustflags: Vec<String>,
+    /// The firmware package (a member of the `firmware/` workspace) and binary that runs blobs
+    /// on this board: [`firmware::BINARY`](crate::firmware::BINARY) (cortex-m-rt) unless the
+    /// chip needs its own entry (`mote-firmware-esp32c3`).
+    #[serde(default = "default_firmware")]
+    pub firmware: String,
     /// Whether the firmware's default features (defmt over semihosting) are on.
     #[serde(default = "yes")]
     pub default_features: bool,
@@ -52,10 +57,23 @@ pub struct QemuConfig {
 pub struct ProbeConfig {
     /// probe-rs's chip name (`probe-rs chip list`), e.g. `nRF52840_xxAA`.
     pub chip: String,
+    /// `--binary-format` of `probe-rs run`, when the ELF is not flashed as it is: `idf` for
+    /// Espressif chips, whose ROM boots an ESP-IDF bootloader that loads an app image.
+    #[serde(default)]
+    pub binary_format: Option<String>,
+    /// ESP-IDF partition table (CSV, relative to the board folder) that probe-rs flashes with
+    /// the bootloader and the app image (`--idf-partition-table`); it declares the model
+    /// partition so that nothing else is placed there.
+    #[serde(default)]
+    pub idf_partition_table: Option<String>,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn default_firmware() -> String {
+    crate::firmware::BINARY.to_string()
 }
 
 impl Board {
@@ -136,6 +154,7 @@ mod tests {
             "nrf52840-dk",
             "nucleo-f411re",
             "rp-pico",
+            "esp32c3",
         ] {
             assert!(
                 names.iter().any(|n| n == name),
@@ -150,6 +169,13 @@ mod tests {
                 board.qemu.is_some() != board.probe.is_some(),
                 "{name}: exactly one of [qemu] and [probe]"
             );
+            if let Some(table) = board
+                .probe
+                .as_ref()
+                .and_then(|p| p.idf_partition_table.as_ref())
+            {
+                assert!(board.dir.join(table).is_file(), "{name}: no {table}");
+            }
         }
     }
 

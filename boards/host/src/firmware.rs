@@ -1,5 +1,10 @@
 //! Builds `firmware/` for a board with cargo.
 //!
+//! `firmware/` is a workspace: `mote-firmware` (cortex-m-rt, every Cortex-M board), the
+//! ESP32-C3's own entry `mote-firmware-esp32c3` (esp-hal; a board names its package in
+//! `board.toml`'s `firmware`), and applications such as the sensor example
+//! `mote-sensor-nrf52840` ([`build_app`]). Each package's binary has the package's name.
+//!
 //! Each board, and each set of firmware features, gets its own target directory
 //! (`firmware/target/<board>` or `firmware/target/<board>-layer-timing`), so boards that share a
 //! target triple but not CPU flags (qemu-m33 and qemu-m55), and the test and bench builds, never
@@ -11,8 +16,10 @@ use crate::Board;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Name of the firmware binary.
+/// Name of the Cortex-M firmware package and binary (a board's default `firmware`).
 pub const BINARY: &str = "mote-firmware";
+/// The sensor example for the nRF52840-DK (`firmware/sensor-nrf52840`), built with [`build_app`].
+pub const SENSOR_NRF52840: &str = "mote-sensor-nrf52840";
 
 /// The `firmware/` folder.
 pub fn dir() -> PathBuf {
@@ -47,7 +54,15 @@ pub fn elf_path(board: &Board, features: Features) -> PathBuf {
     target_dir(board, features)
         .join(&board.target)
         .join("release")
-        .join(BINARY)
+        .join(&board.firmware)
+}
+
+/// Where the ELF of the application `package` for `board` is (or will be) built.
+pub fn app_elf_path(board: &Board, package: &str) -> PathBuf {
+    target_dir(board, Features::default())
+        .join(&board.target)
+        .join("release")
+        .join(package)
 }
 
 /// Builds the firmware for `board` (release profile, default features) and returns the ELF's
@@ -58,7 +73,6 @@ pub fn build(board: &Board) -> Result<PathBuf, BoardError> {
 
 /// Builds the firmware for `board` with `features` and returns the ELF's path.
 pub fn build_with(board: &Board, features: Features) -> Result<PathBuf, BoardError> {
-    let firmware = dir();
     let mut feature_list: Vec<&str> = board.features.iter().map(String::as_str).collect();
     if features.layer_timing {
         feature_list.push("layer-timing");
@@ -71,12 +85,31 @@ pub fn build_with(board: &Board, features: Features) -> Result<PathBuf, BoardErr
         feature_args.push("--features".to_string());
         feature_args.push(feature_list.join(","));
     }
+    cargo_build(board, &board.firmware, &feature_args, features)?;
+    check_elf(elf_path(board, features))
+}
+
+/// Builds the application `package` of the `firmware/` workspace (e.g. [`SENSOR_NRF52840`])
+/// for `board` (its target, CPU flags and `memory.x`, the package's default features) and
+/// returns the ELF's path. It shares the board's target directory with the firmware.
+pub fn build_app(board: &Board, package: &str) -> Result<PathBuf, BoardError> {
+    cargo_build(board, package, &[], Features::default())?;
+    check_elf(app_elf_path(board, package))
+}
+
+fn cargo_build(
+    board: &Board,
+    package: &str,
+    feature_args: &[String],
+    features: Features,
+) -> Result<(), BoardError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .current_dir(&firmware)
-        .args(["build", "--release", "--quiet", "--bin", BINARY, "--target"])
+        .current_dir(dir())
+        .args(["build", "--release", "--quiet", "--package", package])
+        .args(["--bin", package, "--target"])
         .arg(&board.target)
-        .args(&feature_args)
+        .args(feature_args)
         .arg("--target-dir")
         .arg(target_dir(board, features))
         .env("MOTE_BOARD", &board.name)
@@ -98,7 +131,10 @@ pub fn build_with(board: &Board, features: Features) -> Result<PathBuf, BoardErr
             output: tail,
         });
     }
-    let elf = elf_path(board, features);
+    Ok(())
+}
+
+fn check_elf(elf: PathBuf) -> Result<PathBuf, BoardError> {
     if !elf.is_file() {
         return Err(BoardError::Elf(format!(
             "cargo succeeded but {} is missing",

@@ -9,8 +9,12 @@
 //! 2. `probe-rs run --chip CHIP --preverify firmware.elf` flashes the firmware unless the board
 //!    already holds exactly this image (`--preverify` reads back first), resets, and streams
 //!    the defmt log over RTT, decoding it with the ELF. Its exit status is the firmware's.
+//!    For Espressif chips (`[probe] binary_format = "idf"`), probe-rs first turns the ELF into
+//!    an ESP-IDF app image and flashes it with its second-stage bootloader and the board's
+//!    partition table (`--binary-format idf --idf-partition-table boards/<board>/...`).
 //!
-//! With `model_only` the firmware is not rebuilt: the ELF built last time is used.
+//! With `model_only` the firmware is not rebuilt: the ELF built last time is used. With `app`
+//! another package of `firmware/` runs on the model (the sensor example, `mote-sensor-nrf52840`).
 
 use crate::error::{io, BoardError};
 use crate::{bench, firmware, partition, Board};
@@ -26,9 +30,12 @@ pub const INSTALL: &str = "cargo install probe-rs-tools --locked";
 
 /// What to flash.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Options {
+pub struct Options<'a> {
     /// Only replace the model: reuse the firmware ELF built before instead of rebuilding it.
     pub model_only: bool,
+    /// Run this package of `firmware/` (e.g. [`firmware::SENSOR_NRF52840`]) on the model
+    /// instead of the board's firmware.
+    pub app: Option<&'a str>,
 }
 
 /// True when `probe-rs` can be started.
@@ -64,13 +71,31 @@ pub fn run_args(chip: &str, elf: &Path) -> Vec<OsString> {
     args
 }
 
+/// Arguments of `probe-rs run` for `board`: [`run_args`], plus the image format and the ESP-IDF
+/// partition table of its `[probe]` table (Espressif chips).
+pub fn board_run_args(board: &Board, elf: &Path) -> Result<Vec<OsString>, BoardError> {
+    let probe = board.probe()?;
+    let mut args = run_args(&probe.chip, elf);
+    let elf = args.pop();
+    if let Some(format) = &probe.binary_format {
+        args.push("--binary-format".into());
+        args.push(format.into());
+    }
+    if let Some(table) = &probe.idf_partition_table {
+        args.push("--idf-partition-table".into());
+        args.push(board.dir.join(table).into());
+    }
+    args.extend(elf);
+    Ok(args)
+}
+
 /// Flashes `blob` (with `rows`, or pseudo-random rows) to `board_name` and runs it; the defmt
 /// log goes to this process's stdout.
 pub fn flash(
     board_name: &str,
     blob: &[u8],
     rows: Option<&[Vec<i8>]>,
-    options: Options,
+    options: Options<'_>,
 ) -> Result<(), BoardError> {
     let board = Board::load(board_name)?;
     let chip = board.probe()?.chip.clone();
@@ -108,14 +133,16 @@ pub fn flash(
     );
     let _ = std::fs::remove_file(&image_path);
     written?;
-    probe_rs("running the firmware", &run_args(&chip, &elf))
+    probe_rs("running the firmware", &board_run_args(&board, &elf)?)
 }
 
-fn firmware_elf(board: &Board, options: Options) -> Result<PathBuf, BoardError> {
-    if !options.model_only {
-        return firmware::build(board);
-    }
-    let elf = firmware::elf_path(board, firmware::Features::default());
+fn firmware_elf(board: &Board, options: Options<'_>) -> Result<PathBuf, BoardError> {
+    let elf = match options.app {
+        Some(app) if !options.model_only => return firmware::build_app(board, app),
+        Some(app) => firmware::app_elf_path(board, app),
+        None if !options.model_only => return firmware::build(board),
+        None => firmware::elf_path(board, firmware::Features::default()),
+    };
     if elf.is_file() {
         Ok(elf)
     } else {
@@ -167,6 +194,30 @@ mod tests {
             run,
             ["run", "--chip", "RP2040", "--preverify", "fw.elf"].map(OsString::from)
         );
+        let pico = Board::load("rp-pico").unwrap();
+        assert_eq!(board_run_args(&pico, Path::new("fw.elf")).unwrap(), run);
+    }
+
+    #[test]
+    fn esp32c3_runs_an_idf_image_with_its_partition_table() {
+        let board = Board::load("esp32c3").unwrap();
+        let run = board_run_args(&board, Path::new("fw.elf")).unwrap();
+        let table = board.dir.join("partitions.csv");
+        let expected: Vec<OsString> = [
+            "run",
+            "--chip",
+            "esp32c3",
+            "--preverify",
+            "--binary-format",
+            "idf",
+            "--idf-partition-table",
+        ]
+        .iter()
+        .map(OsString::from)
+        .chain([table.into_os_string(), "fw.elf".into()])
+        .collect();
+        assert_eq!(run, expected);
+        assert!(board.dir.join("partitions.csv").is_file());
     }
 
     #[test]

@@ -140,3 +140,89 @@ fn a_model_of_the_wrong_shape_is_refused() {
     let model = Model::parse(&blob).unwrap();
     assert!(Classifier::<4>::new::<embedded_hal::i2c::ErrorKind>(&model).is_err());
 }
+
+#[test]
+fn classify_paces_a_window_and_survives_a_failed_reading() {
+    use embedded_hal::i2c::ErrorKind;
+    use embedded_hal_mock::eh1::delay::{CheckedDelay, Transaction as Delay};
+
+    let first: Vec<[i16; 3]> = (0..4).map(|i| [10 * i, -20 * i, 1000]).collect();
+    let second: Vec<[i16; 3]> = (0..4).map(|i| [900 - 300 * i, 40 * i, -500]).collect();
+    let read = |r: &[i16; 3]| {
+        Transaction::write_read(
+            ADDRESS,
+            vec![lis3dh::OUT_X_L | lis3dh::AUTO_INCREMENT],
+            sample(r[0], r[1], r[2]),
+        )
+    };
+    let mut script = vec![
+        Transaction::write_read(ADDRESS, vec![lis3dh::WHO_AM_I], vec![lis3dh::IDENTITY]),
+        Transaction::write(
+            ADDRESS,
+            vec![lis3dh::CTRL_REG1, lis3dh::CTRL_REG1_100HZ_XYZ],
+        ),
+        Transaction::write(
+            ADDRESS,
+            vec![lis3dh::CTRL_REG4, lis3dh::CTRL_REG4_BDU_2G_HR],
+        ),
+    ];
+    script.extend(first.iter().map(read));
+    // The second window: two readings, a bus error, then the other two.
+    script.extend(second[..2].iter().map(read));
+    script.push(
+        Transaction::write_read(
+            ADDRESS,
+            vec![lis3dh::OUT_X_L | lis3dh::AUTO_INCREMENT],
+            vec![0; 6],
+        )
+        .with_error(ErrorKind::Other),
+    );
+    script.extend(second[2..].iter().map(read));
+    let mut i2c = Mock::new(&script);
+    // One 10 ms wait after every successful reading, none after the failed one.
+    let mut delay = CheckedDelay::new(&vec![Delay::delay_us(10_000); 8]);
+
+    let mut sensor = Lis3dh::new(i2c.clone(), ADDRESS).unwrap();
+    let blob = blob();
+    let model = Model::parse(&blob).unwrap();
+    let mut classifier = Classifier::<4>::new::<ErrorKind>(&model).unwrap();
+    let mut arena = vec![0u8; model.arena_len()];
+    let mut output = vec![0i8; model.output_len()];
+
+    let expected = |readings: &[[i16; 3]], arena: &mut [u8]| {
+        let mut window = Window::<4>::new();
+        for r in readings {
+            window.push(*r);
+        }
+        let mut input = [0i8; FEATURES];
+        model
+            .quantize_input(&window.features(), &mut input)
+            .unwrap();
+        let mut out = vec![0i8; model.output_len()];
+        model.run(&input, arena, &mut out).unwrap();
+        (mote_sensor::top_class(&out).unwrap(), out)
+    };
+
+    let got = classifier
+        .classify(&mut sensor, &mut delay, 10_000, &mut arena, &mut output)
+        .unwrap();
+    let (want, want_out) = expected(&first, &mut arena);
+    assert_eq!((got, &output), (want, &want_out));
+
+    let failed = classifier.classify(&mut sensor, &mut delay, 10_000, &mut arena, &mut output);
+    assert_eq!(
+        failed,
+        Err(mote_sensor::Error::Sensor(lis3dh::Error::Bus(
+            ErrorKind::Other
+        )))
+    );
+    // The next call continues the window where the failed reading left it.
+    let got = classifier
+        .classify(&mut sensor, &mut delay, 10_000, &mut arena, &mut output)
+        .unwrap();
+    let (want, want_out) = expected(&second, &mut arena);
+    assert_eq!((got, &output), (want, &want_out));
+
+    i2c.done();
+    delay.done();
+}

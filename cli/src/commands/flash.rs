@@ -18,6 +18,10 @@ pub struct Args {
     /// does not hold it yet).
     #[arg(long)]
     model_only: bool,
+    /// Run this package of firmware/ on the model instead of the board's firmware, e.g.
+    /// `mote-sensor-nrf52840` (the sensor example, `--board nrf52840-dk`).
+    #[arg(long)]
+    app: Option<String>,
 }
 
 /// Writes the model partition with probe-rs, flashes the firmware if needed, runs it and
@@ -30,6 +34,7 @@ pub fn run(args: Args) -> Result {
     };
     let options = mote_boards::flash::Options {
         model_only: args.model_only,
+        app: args.app.as_deref(),
     };
     mote_boards::flash(&args.board, &blob, rows.as_deref(), options).map_err(|e| e.to_string())
 }
