@@ -10,20 +10,22 @@
 
 mod clock;
 mod marker;
-mod partition;
 mod runner;
 mod stack;
 
-use core::sync::atomic::{AtomicBool, Ordering};
-
 // Links the single-core critical-section implementation that the defmt logger uses.
 use cortex_m as _;
-use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_rt::entry;
 // The defmt transport: semihosting (QEMU) or RTT (real boards, read by probe-rs).
 #[cfg(all(feature = "rtt", not(feature = "semihosting")))]
 use defmt_rtt as _;
 #[cfg(feature = "semihosting")]
 use defmt_semihosting as _;
+// Also links the panic and HardFault handlers (its feature `cortex-m`).
+use mote_firmware_common::{
+    check_model, exit, partition_region, read_partition, reject_blob, Capacity, EXIT_OK, EXIT_RUN,
+};
+use mote_runtime::Model;
 
 #[cfg(all(feature = "rtt", feature = "semihosting"))]
 compile_error!("choose one defmt transport: feature `rtt` needs `--no-default-features`");
@@ -35,9 +37,6 @@ compile_error!("choose a defmt transport: feature `semihosting` (default) or `rt
 #[link_section = ".boot2"]
 #[used]
 static BOOT2: [u8; 256] = rp2040_boot2::BOOT_LOADER_W25Q080;
-use mote_runtime::Model;
-
-use partition::Partition;
 
 /// Scratch memory the firmware offers a model (its `arena_len` must fit).
 pub const ARENA_CAPACITY: usize = 64 * 1024;
@@ -47,21 +46,6 @@ pub const OUTPUT_CAPACITY: usize = 4096;
 /// Layers whose time `layer-timing` reports (deeper ones still run, untimed).
 #[cfg(feature = "layer-timing")]
 const TIMED_LAYERS: usize = 64;
-
-/// Exit status: every row ran.
-const EXIT_OK: i32 = 0;
-/// Exit status: the partition is missing or corrupt.
-const EXIT_PARTITION: i32 = 2;
-/// Exit status: the runtime rejected the blob.
-const EXIT_BLOB: i32 = 3;
-/// Exit status: the model does not fit this firmware or its rows.
-const EXIT_FIT: i32 = 4;
-/// Exit status: running a row failed.
-const EXIT_RUN: i32 = 5;
-/// Exit status: a panic (a bug: the firmware has no panicking path on any partition).
-const EXIT_PANIC: i32 = 101;
-/// Exit status: a hard fault (a bug, as for panics).
-const EXIT_FAULT: i32 = 134;
 
 /// The model's working memory and one output row.
 /// The host reads this symbol's size from the ELF to report RAM without the unused capacity.
@@ -77,21 +61,20 @@ static mut MOTE_BUFFERS: Buffers = Buffers {
     output: [0; OUTPUT_CAPACITY],
 };
 
-extern "C" {
-    static _mote_partition_start: u8;
-    static _mote_partition_end: u8;
-}
-
 #[entry]
 fn main() -> ! {
-    let status = run();
+    let status = match run() {
+        Ok(()) => EXIT_OK,
+        Err(status) => status,
+    };
     exit(status)
 }
 
-fn run() -> i32 {
+/// Runs every row; Err is the exit status, after a `mote: error:` line.
+fn run() -> Result<(), i32> {
     let Some(peripherals) = cortex_m::Peripherals::take() else {
         defmt::error!("mote: error: core peripherals already taken");
-        return EXIT_RUN;
+        return Err(EXIT_RUN);
     };
     clock::start(peripherals.SYST);
 
@@ -107,57 +90,18 @@ fn run() -> i32 {
         address,
         region.len() as u32
     );
-    let partition = match Partition::parse(region) {
-        Ok(partition) => partition,
-        Err(e) => {
-            defmt::error!(
-                "mote: error: model partition at {=u32:#x} rejected: {}",
-                address,
-                e
-            );
-            return EXIT_PARTITION;
-        }
-    };
+    let partition = read_partition(region, address)?;
 
     let start = clock::now();
     let parsed = Model::parse(partition.blob);
     let parse_ticks = clock::now().wrapping_sub(start);
-    let model = match parsed {
-        Ok(model) => model,
-        Err(e) => {
-            defmt::error!("mote: error: blob rejected by the runtime: {}", e);
-            return EXIT_BLOB;
-        }
-    };
+    let model = parsed.map_err(reject_blob)?;
     defmt::println!("mote: parse ticks={=u64}", parse_ticks);
-    defmt::println!(
-        "mote: model layers={=u32} input={=u32} output={=u32} arena={=u32} macs={=u64} rows={=u32} blob={=u32}",
-        model.layer_count() as u32,
-        model.input_len() as u32,
-        model.output_len() as u32,
-        model.arena_len() as u32,
-        model.macs(),
-        partition.row_count,
-        partition.blob.len() as u32
-    );
-    if partition.row_len as usize != model.input_len() {
-        defmt::error!(
-            "mote: error: rows hold {=u32} values but the model takes {=u32}",
-            partition.row_len,
-            model.input_len() as u32
-        );
-        return EXIT_FIT;
-    }
-    if model.arena_len() > ARENA_CAPACITY || model.output_len() > OUTPUT_CAPACITY {
-        defmt::error!(
-            "mote: error: model needs arena {=u32} and output {=u32}; firmware has {=u32} and {=u32}",
-            model.arena_len() as u32,
-            model.output_len() as u32,
-            ARENA_CAPACITY as u32,
-            OUTPUT_CAPACITY as u32
-        );
-        return EXIT_FIT;
-    }
+    let capacity = Capacity {
+        arena: ARENA_CAPACITY,
+        output: OUTPUT_CAPACITY,
+    };
+    check_model(&model, &partition, capacity)?;
 
     let mut layer_store: runner::LayerStore = [None; runner::DECODED_LAYERS];
     let runner = runner::Runner::new(&model, &mut layer_store);
@@ -191,7 +135,7 @@ fn run() -> i32 {
         let ticks = clock::now().wrapping_sub(start);
         if let Err(e) = result {
             defmt::error!("mote: error: row {=u32} failed: {}", index as u32, e);
-            return EXIT_RUN;
+            return Err(EXIT_RUN);
         }
         run_ticks = run_ticks.wrapping_add(ticks);
         defmt::println!(
@@ -218,51 +162,5 @@ fn run() -> i32 {
         partition.row_count,
         run_ticks
     );
-    EXIT_OK
-}
-
-/// The model partition's bytes, as `memory.x` reserves them.
-fn partition_region() -> &'static [u8] {
-    // Only the addresses of the linker symbols are used, never their values.
-    let start = core::ptr::addr_of!(_mote_partition_start);
-    let end = core::ptr::addr_of!(_mote_partition_end) as usize;
-    let len = end.saturating_sub(start as usize);
-    // SAFETY: `memory.x` defines both symbols as the bounds of the MODEL region, which is mapped,
-    // readable memory (flash) that nothing in this program links into or writes, so it is
-    // valid for reads of `len` bytes for the whole program and never mutated while borrowed.
-    // Every bit pattern is a valid `u8`, and `len` is far below `isize::MAX`.
-    unsafe { core::slice::from_raw_parts(start, len) }
-}
-
-/// Set by the first panic or fault, so that a fault inside logging does not recurse.
-static FAILING: AtomicBool = AtomicBool::new(false);
-
-/// True the first time it is called (load and store: Armv6-M has no atomic swap; nothing else
-/// runs concurrently with a panic or a fault).
-fn first_failure() -> bool {
-    let first = !FAILING.load(Ordering::Relaxed);
-    FAILING.store(true, Ordering::Relaxed);
-    first
-}
-
-/// Ends the program with `status` through semihosting: QEMU exits with it, and so does
-/// `probe-rs run` on a real board.
-fn exit(status: i32) -> ! {
-    semihosting::process::exit(status)
-}
-
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    if first_failure() {
-        defmt::error!("mote: error: panic (a firmware bug)");
-    }
-    exit(EXIT_PANIC)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    if first_failure() {
-        defmt::error!("mote: error: hard fault at pc={=u32:#x}", frame.pc());
-    }
-    exit(EXIT_FAULT)
+    Ok(())
 }

@@ -8,7 +8,7 @@
 //! - the ESP-IDF second-stage bootloader starts it (esp-hal's startup and linker scripts), and
 //!   flash is reached through a cache MMU that maps only the application's own segments, so the
 //!   partition (`boards/esp32c3/memory.x`: flash offsets) is copied into RAM with the ROM's SPI
-//!   flash read and parsed there by the same `partition.rs`;
+//!   flash read and parsed there by the same `../../common/src/partition.rs`;
 //! - times are microseconds of the 16 MHz system timer (`us=` fields), not SysTick ticks, and
 //!   there is no stack high-water mark.
 //!
@@ -16,15 +16,13 @@
 #![no_std]
 #![no_main]
 
-#[path = "../../src/partition.rs"]
-mod partition;
-
-use core::sync::atomic::{AtomicBool, Ordering};
-
 use defmt_rtt as _;
 use esp_hal::time::Instant;
+use mote_firmware_common::{
+    check_model, exit, first_failure, partition_range, read_partition, reject_blob, Capacity,
+    EXIT_OK, EXIT_PANIC, EXIT_PARTITION, EXIT_RUN,
+};
 use mote_runtime::Model;
-use partition::Partition;
 
 // The application descriptor the second-stage bootloader checks.
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -35,19 +33,6 @@ pub const ARENA_CAPACITY: usize = 64 * 1024;
 pub const OUTPUT_CAPACITY: usize = 4096;
 /// Bytes of the model partition, which is copied whole into RAM (`memory.x` reserves as much).
 pub const PARTITION_CAPACITY: usize = 128 * 1024;
-
-/// Exit status: every row ran.
-const EXIT_OK: i32 = 0;
-/// Exit status: the partition is missing or corrupt (or flash could not be read).
-const EXIT_PARTITION: i32 = 2;
-/// Exit status: the runtime rejected the blob.
-const EXIT_BLOB: i32 = 3;
-/// Exit status: the model does not fit this firmware or its rows.
-const EXIT_FIT: i32 = 4;
-/// Exit status: running a row failed.
-const EXIT_RUN: i32 = 5;
-/// Exit status: a panic or CPU exception (a bug: no partition content leads there).
-const EXIT_PANIC: i32 = 101;
 
 /// The partition's copy in RAM, the model's working memory and one output row.
 /// 16-aligned so that the blob, at a 16-aligned offset of the partition, keeps its alignment.
@@ -65,20 +50,19 @@ static mut MOTE_BUFFERS: Buffers = Buffers {
     output: [0; OUTPUT_CAPACITY],
 };
 
-extern "C" {
-    static _mote_partition_start: u8;
-    static _mote_partition_end: u8;
-}
-
 #[esp_hal::main]
 fn main() -> ! {
     // Clocks at their defaults; esp-hal disables the watchdogs the bootloader left running.
     let _peripherals = esp_hal::init(esp_hal::Config::default());
-    let status = run();
+    let status = match run() {
+        Ok(()) => EXIT_OK,
+        Err(status) => status,
+    };
     exit(status)
 }
 
-fn run() -> i32 {
+/// Runs every row; Err is the exit status, after a `mote: error:` line.
+fn run() -> Result<(), i32> {
     // SAFETY: `run` is called once, from `main`, and nothing else (no interrupt handler) touches
     // `MOTE_BUFFERS`, so this is the only reference to it for the rest of the program.
     let buffers = unsafe { &mut *core::ptr::addr_of_mut!(MOTE_BUFFERS) };
@@ -97,7 +81,7 @@ fn run() -> i32 {
             len,
             PARTITION_CAPACITY as u32
         );
-        return EXIT_PARTITION;
+        return Err(EXIT_PARTITION);
     };
     if let Err(code) = read_flash(offset, region) {
         defmt::error!(
@@ -105,60 +89,21 @@ fn run() -> i32 {
             offset,
             code
         );
-        return EXIT_PARTITION;
+        return Err(EXIT_PARTITION);
     }
     let region: &[u8] = region;
-    let partition = match Partition::parse(region) {
-        Ok(partition) => partition,
-        Err(e) => {
-            defmt::error!(
-                "mote: error: model partition at {=u32:#x} rejected: {}",
-                offset,
-                e
-            );
-            return EXIT_PARTITION;
-        }
-    };
+    let partition = read_partition(region, offset)?;
 
     let start = Instant::now();
     let parsed = Model::parse(partition.blob);
     let parse_us = start.elapsed().as_micros();
-    let model = match parsed {
-        Ok(model) => model,
-        Err(e) => {
-            defmt::error!("mote: error: blob rejected by the runtime: {}", e);
-            return EXIT_BLOB;
-        }
-    };
+    let model = parsed.map_err(reject_blob)?;
     defmt::println!("mote: parse us={=u64}", parse_us);
-    defmt::println!(
-        "mote: model layers={=u32} input={=u32} output={=u32} arena={=u32} macs={=u64} rows={=u32} blob={=u32}",
-        model.layer_count() as u32,
-        model.input_len() as u32,
-        model.output_len() as u32,
-        model.arena_len() as u32,
-        model.macs(),
-        partition.row_count,
-        partition.blob.len() as u32
-    );
-    if partition.row_len as usize != model.input_len() {
-        defmt::error!(
-            "mote: error: rows hold {=u32} values but the model takes {=u32}",
-            partition.row_len,
-            model.input_len() as u32
-        );
-        return EXIT_FIT;
-    }
-    if model.arena_len() > ARENA_CAPACITY || model.output_len() > OUTPUT_CAPACITY {
-        defmt::error!(
-            "mote: error: model needs arena {=u32} and output {=u32}; firmware has {=u32} and {=u32}",
-            model.arena_len() as u32,
-            model.output_len() as u32,
-            ARENA_CAPACITY as u32,
-            OUTPUT_CAPACITY as u32
-        );
-        return EXIT_FIT;
-    }
+    let capacity = Capacity {
+        arena: ARENA_CAPACITY,
+        output: OUTPUT_CAPACITY,
+    };
+    check_model(&model, &partition, capacity)?;
 
     let output = &mut buffers.output[..model.output_len()];
     let mut run_us = 0u64;
@@ -172,7 +117,7 @@ fn run() -> i32 {
         let us = start.elapsed().as_micros();
         if let Err(e) = result {
             defmt::error!("mote: error: row {=u32} failed: {}", index as u32, e);
-            return EXIT_RUN;
+            return Err(EXIT_RUN);
         }
         run_us = run_us.wrapping_add(us);
         defmt::println!(
@@ -187,15 +132,7 @@ fn run() -> i32 {
         partition.row_count,
         run_us
     );
-    EXIT_OK
-}
-
-/// The model partition's flash offset and length, as `memory.x` reserves them.
-fn partition_range() -> (u32, u32) {
-    // Only the addresses of the linker symbols are used (flash offsets), never their values.
-    let start = core::ptr::addr_of!(_mote_partition_start) as u32;
-    let end = core::ptr::addr_of!(_mote_partition_end) as u32;
-    (start, end.saturating_sub(start))
+    Ok(())
 }
 
 /// Copies flash from `offset` into `buffer` with the ROM's SPI flash read, in 4 KiB steps
@@ -228,25 +165,15 @@ fn read_flash(offset: u32, buffer: &mut [u8]) -> Result<(), i32> {
     Ok(())
 }
 
-/// Set by the first panic, so that a panic inside logging or exiting does not recurse.
-static FAILING: AtomicBool = AtomicBool::new(false);
-
-/// Ends the program with `status` through semihosting, which `probe-rs run` turns into its exit
-/// status. Without a debugger the `ebreak` raises a breakpoint exception, which esp-hal's
-/// handler turns into a panic, and the chip stops in [`panic`]'s loop.
-fn exit(status: i32) -> ! {
-    semihosting::process::exit(status)
-}
-
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // Load and store (the ESP32-C3's RV32IMC has no atomic swap); nothing runs concurrently.
-    if FAILING.load(Ordering::Relaxed) {
+    // A panic inside logging or exiting (without a debugger, the semihosting exit's `ebreak`
+    // raises a breakpoint exception, which esp-hal's handler turns into a panic) stops here.
+    if !first_failure() {
         loop {
             core::hint::spin_loop();
         }
     }
-    FAILING.store(true, Ordering::Relaxed);
     defmt::error!("mote: error: panic (a firmware bug)");
     exit(EXIT_PANIC)
 }
