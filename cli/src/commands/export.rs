@@ -4,7 +4,6 @@ use super::{read_file, write_file, Result};
 use mote_exporter::pipeline::export_checkpoint;
 use mote_exporter::ptq::RangeMethod;
 use mote_exporter::{build, tflite, ProvenanceInfo};
-use mote_train::data::Dataset;
 use mote_train::Checkpoint;
 use std::path::PathBuf;
 
@@ -53,9 +52,8 @@ pub fn run(args: Args) -> Result {
             .data
             .as_ref()
             .ok_or("--data is required with a checkpoint")?;
-        let checkpoint =
-            Checkpoint::load(input).map_err(|e| format!("{}: {e}", input.display()))?;
-        let data = Dataset::load_csv(data_path).map_err(|e| e.to_string())?;
+        let checkpoint = Checkpoint::load(input).map_err(|e| e.to_string())?;
+        let data = super::load_csv(data_path)?;
         let (train, test) = data.split_mod5();
         let range = args
             .percentile

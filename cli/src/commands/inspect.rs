@@ -16,7 +16,14 @@ pub struct Args {
 /// Prints the header, layers, quantisation, sizes and provenance of a blob.
 pub fn run(args: Args) -> Result {
     let bytes = read_file(&args.blob)?;
-    let model = Model::parse(&bytes).map_err(|e| format!("{}: {e}", args.blob.display()))?;
+    let model = Model::parse(&bytes).map_err(|e| {
+        let hint = if bytes.get(4..8) == Some(b"TFL3") {
+            " (this is a .tflite file: import it with `mote export --tflite`)"
+        } else {
+            ""
+        };
+        format!("{}: {e}{hint}", args.blob.display())
+    })?;
     let header = Header::parse(&bytes).map_err(|e| e.to_string())?;
     let m = model.manifest();
     println!("{}", args.blob.display());

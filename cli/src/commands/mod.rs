@@ -11,6 +11,14 @@ pub mod train;
 /// Errors of the CLI are reported as text; each command says what failed and where.
 pub type Result<T = ()> = std::result::Result<T, String>;
 
+/// Loads a CSV data set, naming the file in any error.
+pub fn load_csv(path: &std::path::Path) -> Result<mote_train::data::Dataset> {
+    mote_train::data::Dataset::load_csv(path).map_err(|e| match e {
+        mote_train::data::DataError::Io { .. } => e.to_string(),
+        _ => format!("{}: {e}", path.display()),
+    })
+}
+
 /// Reads a whole file, naming it in the error.
 pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))

@@ -89,7 +89,7 @@ impl Args {
 
 /// Trains, reports the held-out metric and saves the checkpoint.
 pub fn run(args: Args) -> Result {
-    let data = Dataset::load_csv(&args.data).map_err(|e| e.to_string())?;
+    let data = super::load_csv(&args.data)?;
     let (train, test) = data.split_mod5();
     let cfg = args.config();
     let checkpoint = fit(&train, args.task, &cfg)?;
