@@ -32,18 +32,27 @@ pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mu
     let rows = layer.weights.chunks_exact(layer.input_len.max(1));
     let constants = le_i32s(layer.bias)
         .zip(le_i32s(layer.multipliers))
-        .zip(layer.shifts.iter());
-    let min = layer.activation_min as i32;
-    let max = layer.activation_max as i32;
-    for ((out, row), ((bias, multiplier), &shift)) in output.iter_mut().zip(rows).zip(constants) {
+        .zip(layer.shifts.iter().map(|&s| s as i8 as i32));
+    for ((out, row), constants) in output.iter_mut().zip(rows).zip(constants) {
         let dot = row
             .iter()
             .zip(input)
             .fold(0i32, |acc, (&w, &x)| acc.wrapping_add(w as i32 * x as i32));
-        let acc = bias.wrapping_add(dot);
-        let scaled = multiply_by_quantized_multiplier(acc, multiplier, shift as i8 as i32);
-        *out = scaled.wrapping_add(layer.output_offset).clamp(min, max) as i8;
+        *out = requantize(layer, dot, constants);
     }
+}
+
+/// One output from its dot product and its `((bias, multiplier), shift)`: the part every
+/// fully connected kernel shares.
+#[inline(always)]
+pub(crate) fn requantize(
+    layer: &FullyConnectedView<'_>,
+    dot: i32,
+    ((bias, multiplier), shift): ((i32, i32), i32),
+) -> i8 {
+    let scaled = multiply_by_quantized_multiplier(bias.wrapping_add(dot), multiplier, shift);
+    let (min, max) = (layer.activation_min as i32, layer.activation_max as i32);
+    scaled.wrapping_add(layer.output_offset).clamp(min, max) as i8
 }
 
 #[cfg(test)]

@@ -4,13 +4,28 @@
 //! it. Kernels trust the shapes the parser validated but still index only through iterators and
 //! `get`, so that even a wrong call cannot read out of bounds.
 
+pub mod arm_dsp;
 mod fully_connected;
 mod gemmlowp;
 mod logistic;
 mod softmax;
 mod tanh;
 
-pub use fully_connected::{fully_connected, FullyConnectedView};
+pub use fully_connected::FullyConnectedView;
+
+/// The portable scalar kernels every optimised variant must equal.
+pub mod reference {
+    pub use super::fully_connected::fully_connected;
+}
+
+/// int8 fully connected, the fastest variant for the target: [`arm_dsp`] on Armv7E-M,
+/// [`reference`] elsewhere (Cortex-M55 and x86-64 auto-vectorise it well).
+#[cfg(mote_arm_dsp)]
+pub use arm_dsp::fully_connected;
+/// int8 fully connected, the fastest variant for the target: [`arm_dsp`] on Armv7E-M,
+/// [`reference`] elsewhere (Cortex-M55 and x86-64 auto-vectorise it well).
+#[cfg(not(mote_arm_dsp))]
+pub use fully_connected::fully_connected;
 pub use logistic::logistic;
 pub use softmax::softmax;
 pub use tanh::tanh;
