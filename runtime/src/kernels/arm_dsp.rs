@@ -8,7 +8,7 @@
 //! reference; on a thumbv7em target they are the real instructions (see `build.rs`), which the
 //! QEMU tests check against the host.
 
-use super::fully_connected::{requantize, FullyConnectedView};
+use super::fully_connected::{constants, requantize, FullyConnectedView};
 
 /// Same contract as the portable reference: writes `min(output.len(), rows)` outputs.
 pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
@@ -34,20 +34,6 @@ pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mu
             *out = requantize(layer, dot, constants(layer, done + k));
         }
     }
-}
-
-/// `((bias, multiplier), shift)` of output `index` (zeros past the end, which a validated
-/// layer never reaches).
-#[inline(always)]
-fn constants(layer: &FullyConnectedView<'_>, index: usize) -> ((i32, i32), i32) {
-    let at = |bytes: &[u8]| {
-        bytes
-            .get(4 * index..4 * index + 4)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, i32::from_le_bytes)
-    };
-    let shift = layer.shifts.get(index).map_or(0, |&s| s as i8 as i32);
-    ((at(layer.bias), at(layer.multipliers)), shift)
 }
 
 /// `Σ rows[r]·x` for four rows, with wrapping i32 sums: each unpacked input word serves all four.

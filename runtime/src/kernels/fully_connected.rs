@@ -55,6 +55,20 @@ pub(crate) fn requantize(
     scaled.wrapping_add(layer.output_offset).clamp(min, max) as i8
 }
 
+/// `((bias, multiplier), shift)` of output `index` (zeros past the end, which a validated
+/// layer never reaches).
+#[inline(always)]
+pub(crate) fn constants(layer: &FullyConnectedView<'_>, index: usize) -> ((i32, i32), i32) {
+    let at = |bytes: &[u8]| {
+        bytes
+            .get(4 * index..4 * index + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, i32::from_le_bytes)
+    };
+    let shift = layer.shifts.get(index).map_or(0, |&s| s as i8 as i32);
+    ((at(layer.bias), at(layer.multipliers)), shift)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
