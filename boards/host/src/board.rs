@@ -77,6 +77,19 @@ fn default_firmware() -> String {
 }
 
 impl Board {
+    /// Checks that a partition image fits this board's model partition.
+    pub fn check_fits(&self, image: &[u8]) -> Result<(), BoardError> {
+        if image.len() as u64 > self.partition_len {
+            return Err(BoardError::Partition(format!(
+                "{} bytes do not fit the {}-byte partition of `{}`",
+                image.len(),
+                self.partition_len,
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
     /// Reads `boards/<name>/board.toml`.
     pub fn load(name: &str) -> Result<Board, BoardError> {
         Board::load_from(&crate::boards_dir(), name)

@@ -78,14 +78,7 @@ pub fn run_image(
             ),
         });
     }
-    if image.len() as u64 > board.partition_len {
-        return Err(BoardError::Partition(format!(
-            "{} bytes do not fit the {}-byte partition of `{}`",
-            image.len(),
-            board.partition_len,
-            board.name
-        )));
-    }
+    board.check_fits(image)?;
     let file = TempFile::new(image)?;
     let output = qemu::run(machine, elf_path, Some((&file.0, start)), options)?;
     let log = log::decode(&elf_bytes, &output.stdout)?;

@@ -21,7 +21,7 @@ use crate::{bench, firmware, partition, Board};
 use mote_runtime::Model;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The probe-rs binary.
 pub const PROBE_RS: &str = "probe-rs";
@@ -40,13 +40,7 @@ pub struct Options<'a> {
 
 /// True when `probe-rs` can be started.
 pub fn probe_rs_available() -> bool {
-    Command::new(PROBE_RS)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+    crate::tool_available(PROBE_RS)
 }
 
 /// Arguments of `probe-rs download` writing a partition `image` at `address`.
@@ -112,14 +106,7 @@ pub fn flash(
         }
     };
     let image = partition::write(blob, rows, model.input_len())?;
-    if image.len() as u64 > board.partition_len {
-        return Err(BoardError::Partition(format!(
-            "{} bytes do not fit the {}-byte partition of `{}`",
-            image.len(),
-            board.partition_len,
-            board.name
-        )));
-    }
+    board.check_fits(&image)?;
     let elf = firmware_elf(&board, options)?;
     let image_path = std::env::temp_dir().join(format!(
         "mote-{}-partition-{}.bin",

@@ -45,3 +45,13 @@ pub fn repo_root() -> PathBuf {
 pub fn boards_dir() -> PathBuf {
     repo_root().join("boards")
 }
+
+/// True when `program --version` runs and succeeds: the tool is installed.
+fn tool_available(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}

@@ -41,13 +41,7 @@ pub struct Output {
 
 /// True when `qemu-system-arm` can be started.
 pub fn available() -> bool {
-    Command::new(QEMU)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+    crate::tool_available(QEMU)
 }
 
 /// Runs `elf` on `machine`, with `partition` (a file and its load address) if given.
