@@ -1,7 +1,30 @@
 //! `mote`: train small models, export them to int8 blobs, inspect and run them.
 
+/// `println!` that ends the program quietly when standard output is closed early
+/// (`mote inspect x.mote | head`) instead of panicking as `println!` does.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` with the same handling of a closed standard output as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!($($arg)*)) };
+}
+
 mod commands;
 mod table;
+
+/// Writes to standard output; exits quietly if the reader has gone (broken pipe).
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

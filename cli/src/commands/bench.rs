@@ -35,9 +35,9 @@ pub fn run(args: Args) -> Result {
     let report =
         mote_boards::bench(&args.board, &blob, rows.as_deref()).map_err(|e| e.to_string())?;
     if args.json {
-        println!("{}", report.to_json());
+        outln!("{}", report.to_json());
     } else {
-        println!("{report}");
+        outln!("{report}");
     }
     Ok(())
 }

@@ -61,10 +61,10 @@ pub fn run(args: Args) -> Result {
         let source = input.display().to_string();
         let (blob, report) = export_checkpoint(&checkpoint, &train, &test, range, &source)
             .map_err(|e| e.to_string())?;
-        println!("{report}");
+        outln!("{report}");
         blob
     };
     write_file(&out, &blob)?;
-    println!("blob -> {} ({} bytes)", out.display(), blob.len());
+    outln!("blob -> {} ({} bytes)", out.display(), blob.len());
     Ok(())
 }

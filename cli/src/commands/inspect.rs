@@ -26,32 +26,39 @@ pub fn run(args: Args) -> Result {
     })?;
     let header = Header::parse(&bytes).map_err(|e| e.to_string())?;
     let m = model.manifest();
-    println!("{}", args.blob.display());
-    println!(
+    outln!("{}", args.blob.display());
+    outln!(
         "  format v{}, {} bytes, crc32 {:08x}, manifest {} bytes",
-        header.version, header.total_len, header.crc, header.manifest_len
+        header.version,
+        header.total_len,
+        header.crc,
+        header.manifest_len
     );
-    println!("  kind        {:?}", m.kind);
-    println!(
+    outln!("  kind        {:?}", m.kind);
+    outln!(
         "  input       {} x int8  scale {:e}  zero_point {}",
-        m.input.len, m.input.quant.scale, m.input.quant.zero_point
+        m.input.len,
+        m.input.quant.scale,
+        m.input.quant.zero_point
     );
-    println!(
+    outln!(
         "  output      {} x int8  scale {:e}  zero_point {}",
-        m.output.len, m.output.quant.scale, m.output.quant.zero_point
+        m.output.len,
+        m.output.quant.scale,
+        m.output.quant.zero_point
     );
     if let Some(t) = m.input_transform {
-        println!(
+        outln!(
             "  transform   per-feature (x - offset) * scale before quantising ({} B section)",
             t.len
         );
     }
-    println!("  arena       {} bytes", model.arena_len());
-    println!("  MACs        {} per inference", model.macs());
-    println!("  layers");
+    outln!("  arena       {} bytes", model.arena_len());
+    outln!("  MACs        {} per inference", model.macs());
+    outln!("  layers");
     for (i, layer) in model.layers().enumerate() {
         let out = layer.output_quant();
-        print!(
+        out!(
             "    {i:>2} {:<16} {:>5} -> {:<5} out scale {:e} zp {:>4}",
             layer.op_name(),
             layer.input_len(),
@@ -66,30 +73,37 @@ pub fn run(args: Args) -> Result {
                     .iter()
                     .map(|&s| s as i8)
                     .fold((i8::MAX, i8::MIN), |(lo, hi), s| (lo.min(s), hi.max(s)));
-                println!(
+                outln!(
                     "  {:?} clamp [{}, {}]  weights {} B ({:?}, per-channel, shifts {lo}..{hi})",
-                    fc.activation, fc.activation_min, fc.activation_max, fc.weights.len, fc.layout
+                    fc.activation,
+                    fc.activation_min,
+                    fc.activation_max,
+                    fc.weights.len,
+                    fc.layout
                 );
             }
-            Layer::Logistic(p) | Layer::Tanh(p) => println!(
+            Layer::Logistic(p) | Layer::Tanh(p) => outln!(
                 "  input scale {:e} zp {}, 256-entry lookup table",
-                p.input.scale, p.input.zero_point
+                p.input.scale,
+                p.input.zero_point
             ),
-            Layer::Softmax(p) => println!(
+            Layer::Softmax(p) => outln!(
                 "  beta multiplier {} shift {} diff_min {}",
-                p.input_beta_multiplier, p.input_beta_left_shift, p.diff_min
+                p.input_beta_multiplier,
+                p.input_beta_left_shift,
+                p.diff_min
             ),
         }
     }
     let p = &m.provenance;
-    println!("  provenance");
-    println!("    producer  {}", p.producer);
-    println!("    source    {}", p.source);
+    outln!("  provenance");
+    outln!("    producer  {}", p.producer);
+    outln!("    source    {}", p.source);
     if !p.data_hash.is_empty() {
-        println!("    data      sha256:{}", p.data_hash);
+        outln!("    data      sha256:{}", p.data_hash);
     }
     for metric in &p.metrics {
-        println!("    {:<9} {}", metric.name, metric.value);
+        outln!("    {:<9} {}", metric.name, metric.value);
     }
     Ok(())
 }

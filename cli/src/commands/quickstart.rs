@@ -20,7 +20,7 @@ pub struct Args {
 /// Trains, exports, runs and reports; the last line is machine-readable.
 pub fn run(args: Args) -> Result {
     let start = Instant::now();
-    println!("digits: 1797 rows of 8x8 pixels, 10 classes; rows i % 5 == 4 held out");
+    outln!("digits: 1797 rows of 8x8 pixels, 10 classes; rows i % 5 == 4 held out");
     let cfg = mote_train::TrainConfig::default();
     let (bar, mut on_epoch) = progress_bar(cfg.epochs);
     let made = quickstart(args.seed, &mut on_epoch).map_err(|e| e.to_string())?;
@@ -34,14 +34,17 @@ pub fn run(args: Args) -> Result {
     let blob_path = args.out.join("digits.mote");
     write_file(&blob_path, &made.blob)?;
     let report = &made.report;
-    println!("trained on {} rows", made.train_rows);
-    println!("{report}");
-    println!("checkpoint -> {}", checkpoint_path.display());
-    println!("blob       -> {}", blob_path.display());
-    println!("took {:.1} s", start.elapsed().as_secs_f64());
-    println!(
+    outln!("trained on {} rows", made.train_rows);
+    outln!("{report}");
+    outln!("checkpoint -> {}", checkpoint_path.display());
+    outln!("blob       -> {}", blob_path.display());
+    outln!("took {:.1} s", start.elapsed().as_secs_f64());
+    outln!(
         "quickstart: float_acc={:.4} int8_acc={:.4} blob_bytes={} arena_bytes={}",
-        report.float, report.int8, report.blob_bytes, report.arena_bytes
+        report.float,
+        report.int8,
+        report.blob_bytes,
+        report.arena_bytes
     );
     Ok(())
 }

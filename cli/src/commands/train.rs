@@ -99,14 +99,14 @@ pub fn run(args: Args) -> Result {
         .map(|r| checkpoint.forward(r))
         .collect();
     match args.task {
-        TaskArg::Classify => println!(
+        TaskArg::Classify => outln!(
             "test accuracy {:.4} on {} rows",
             mote_train::metrics::accuracy(&predictions, &test.targets),
             test.len()
         ),
         TaskArg::Regress => {
             let first: Vec<f32> = predictions.iter().map(|r| r[0]).collect();
-            println!(
+            outln!(
                 "test rmse {:.4} on {} rows",
                 mote_train::metrics::rmse(&first, &test.targets),
                 test.len()
@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Result {
         }
     }
     checkpoint.save(&args.out).map_err(|e| e.to_string())?;
-    println!("checkpoint -> {}", args.out.display());
+    outln!("checkpoint -> {}", args.out.display());
     Ok(())
 }
 
