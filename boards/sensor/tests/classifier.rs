@@ -50,6 +50,21 @@ fn blob() -> Vec<u8> {
     build(&graph, &ProvenanceInfo::default()).unwrap()
 }
 
+/// The bus traffic of `Lis3dh::new`: identify the chip, then 100 Hz XYZ and high resolution.
+fn init_script() -> Vec<Transaction> {
+    vec![
+        Transaction::write_read(ADDRESS, vec![lis3dh::WHO_AM_I], vec![lis3dh::IDENTITY]),
+        Transaction::write(
+            ADDRESS,
+            vec![lis3dh::CTRL_REG1, lis3dh::CTRL_REG1_100HZ_XYZ],
+        ),
+        Transaction::write(
+            ADDRESS,
+            vec![lis3dh::CTRL_REG4, lis3dh::CTRL_REG4_BDU_2G_HR],
+        ),
+    ]
+}
+
 fn sample(x: i16, y: i16, z: i16) -> Vec<u8> {
     [x, y, z]
         .iter()
@@ -62,17 +77,7 @@ fn a_full_window_runs_the_model_on_its_features() {
     let readings: Vec<[i16; 3]> = (0..4)
         .map(|i| [i * 100 - 150, 20 * i, 1000 - 30 * i])
         .collect();
-    let mut script = vec![
-        Transaction::write_read(ADDRESS, vec![lis3dh::WHO_AM_I], vec![lis3dh::IDENTITY]),
-        Transaction::write(
-            ADDRESS,
-            vec![lis3dh::CTRL_REG1, lis3dh::CTRL_REG1_100HZ_XYZ],
-        ),
-        Transaction::write(
-            ADDRESS,
-            vec![lis3dh::CTRL_REG4, lis3dh::CTRL_REG4_BDU_2G_HR],
-        ),
-    ];
+    let mut script = init_script();
     for r in &readings {
         script.push(Transaction::write_read(
             ADDRESS,
@@ -155,17 +160,7 @@ fn classify_paces_a_window_and_survives_a_failed_reading() {
             sample(r[0], r[1], r[2]),
         )
     };
-    let mut script = vec![
-        Transaction::write_read(ADDRESS, vec![lis3dh::WHO_AM_I], vec![lis3dh::IDENTITY]),
-        Transaction::write(
-            ADDRESS,
-            vec![lis3dh::CTRL_REG1, lis3dh::CTRL_REG1_100HZ_XYZ],
-        ),
-        Transaction::write(
-            ADDRESS,
-            vec![lis3dh::CTRL_REG4, lis3dh::CTRL_REG4_BDU_2G_HR],
-        ),
-    ];
+    let mut script = init_script();
     script.extend(first.iter().map(read));
     // The second window: two readings, a bus error, then the other two.
     script.extend(second[..2].iter().map(read));
