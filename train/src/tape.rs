@@ -5,12 +5,13 @@
 //! flat list of nodes in evaluation order; each node keeps its value and the `Op` that made
 //! it, so [`Tape::backward`] walks the list once in reverse and applies each op's adjoint rule.
 //!
-//! Adding an op (e.g. Cholesky, triangular solve, logdet for GPs) means: one `Op` variant, one
-//! forward method on [`Tape`] that computes the value and pushes the node, and one arm in
-//! `Tape::backward` that accumulates the input adjoints. Every op's adjoint is checked
-//! against central finite differences in this module's tests.
+//! The core ops live here as `Op` variants. Families of ops defined elsewhere (linear algebra
+//! for GPs, convolutions for CNNs) implement [`Function`] in their own module and record
+//! themselves with [`Tape::record`]; the reverse sweep calls their adjoint rule. Every op's
+//! adjoint is checked against central finite differences ([`gradcheck::check_gradients`]).
 
 use core::fmt;
+use std::rc::Rc;
 
 /// A dense row-major matrix of f64: the only value type on the tape (scalars are 1 x 1).
 #[derive(Clone, PartialEq)]
@@ -214,6 +215,21 @@ enum Op {
         probs: Matrix,
     },
     MeanSquaredError(Var, Var),
+    /// An op defined outside this module.
+    Function {
+        inputs: Vec<Var>,
+        function: Rc<dyn Function>,
+    },
+}
+
+/// An op whose forward value is computed by its caller and whose adjoint rule lives beside it.
+///
+/// Implement it for a struct holding whatever the adjoint needs (e.g. a factorisation), then
+/// record the op with [`Tape::record`].
+pub trait Function: fmt::Debug {
+    /// The adjoints of the inputs given the inputs' values, this op's value and its adjoint
+    /// `grad`; one entry per input, `None` where no gradient flows (e.g. an integer index).
+    fn backward(&self, inputs: &[&Matrix], output: &Matrix, grad: &Matrix) -> Vec<Option<Matrix>>;
 }
 
 #[derive(Debug, Clone)]
@@ -290,6 +306,21 @@ impl Tape {
     /// Records an input or parameter; its gradient is available after [`Tape::backward`].
     pub fn leaf(&mut self, value: Matrix) -> Var {
         self.push(value, Op::Leaf)
+    }
+
+    /// Records an op defined outside this module: `value` is its forward result on the values
+    /// of `inputs`, and `function` gives the adjoints in the reverse sweep.
+    pub fn record(
+        &mut self,
+        inputs: &[Var],
+        value: Matrix,
+        function: impl Function + 'static,
+    ) -> Var {
+        let op = Op::Function {
+            inputs: inputs.to_vec(),
+            function: Rc::new(function),
+        };
+        self.push(value, op)
     }
 
     /// The forward value of a node.
@@ -542,6 +573,15 @@ impl Tape {
                     accumulate(&mut grads, *t, diff.map(|x| -x));
                     accumulate(&mut grads, *p, diff);
                 }
+                Op::Function { inputs, function } => {
+                    let values: Vec<&Matrix> = inputs.iter().map(|&v| self.value(v)).collect();
+                    let adjoints = function.backward(&values, &node.value, &g);
+                    for (&input, adjoint) in inputs.iter().zip(adjoints) {
+                        if let Some(adjoint) = adjoint {
+                            accumulate(&mut grads, input, adjoint);
+                        }
+                    }
+                }
             }
             // Keep the gradient of every node so callers can read any of them afterwards.
             grads[index] = Some(g);
@@ -567,24 +607,14 @@ pub(crate) fn sigmoid(x: f64) -> f64 {
     }
 }
 
+/// Finite-difference checking of adjoint rules, for the tests of every module that adds ops.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::prng::Rng;
-
-    fn random_matrix(rng: &mut Rng, rows: usize, cols: usize, lo: f64, hi: f64) -> Matrix {
-        Matrix::new(
-            rows,
-            cols,
-            (0..rows * cols)
-                .map(|_| lo + (hi - lo) * rng.next_f64())
-                .collect(),
-        )
-    }
+pub(crate) mod gradcheck {
+    use super::{Matrix, Tape, Var};
 
     /// Checks the tape's gradient of `f` with respect to every input against central finite
     /// differences, elementwise, with relative error below 1e-6.
-    fn check_gradients(inputs: &[Matrix], f: impl Fn(&mut Tape, &[Var]) -> Var) {
+    pub fn check_gradients(inputs: &[Matrix], f: impl Fn(&mut Tape, &[Var]) -> Var) {
         let mut tape = Tape::new();
         let vars: Vec<Var> = inputs.iter().map(|m| tape.leaf(m.clone())).collect();
         let out = f(&mut tape, &vars);
@@ -617,6 +647,23 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gradcheck::check_gradients;
+    use super::*;
+    use crate::prng::Rng;
+
+    fn random_matrix(rng: &mut Rng, rows: usize, cols: usize, lo: f64, hi: f64) -> Matrix {
+        Matrix::new(
+            rows,
+            cols,
+            (0..rows * cols)
+                .map(|_| lo + (hi - lo) * rng.next_f64())
+                .collect(),
+        )
     }
 
     /// Random values kept away from the kinks of ReLU/ReLU6 so finite differences are valid.
@@ -788,5 +835,31 @@ mod tests {
             .iter()
             .zip(&reference.data)
             .all(|(x, y)| (x - y).abs() < 1e-12));
+    }
+
+    /// Elementwise `a * b * b`, defined outside the `Op` enum.
+    #[derive(Debug)]
+    struct MulSquare;
+
+    impl Function for MulSquare {
+        fn backward(&self, inputs: &[&Matrix], _: &Matrix, g: &Matrix) -> Vec<Option<Matrix>> {
+            let (a, b) = (inputs[0], inputs[1]);
+            let ga = g.zip_map(&b.zip_map(b, |x, y| x * y), |x, y| x * y);
+            let gb = g.zip_map(&a.zip_map(b, |x, y| 2.0 * x * y), |x, y| x * y);
+            vec![Some(ga), Some(gb)]
+        }
+    }
+
+    #[test]
+    fn recorded_function_gradient() {
+        let mut rng = Rng::new(9);
+        let a = random_matrix(&mut rng, 2, 3, -1.0, 1.0);
+        let b = random_matrix(&mut rng, 2, 3, -1.0, 1.0);
+        check_gradients(&[a, b], |t, v| {
+            let value = t.value(v[0]).zip_map(t.value(v[1]), |x, y| x * y * y);
+            let y = t.record(&[v[0], v[1]], value, MulSquare);
+            let y = t.tanh(y);
+            t.sum(y)
+        });
     }
 }
