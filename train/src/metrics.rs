@@ -61,6 +61,40 @@ pub fn mean_absolute_error(predicted: &[f32], targets: &[f32]) -> f64 {
     sum / targets.len() as f64
 }
 
+/// Mean negative log predictive density of `targets` under independent Gaussians
+/// `N(mean_i, var_i)`, in nats: the score of a probabilistic regressor (lower is better;
+/// penalises both wrong means and over- or under-confident variances). NaN for empty input.
+pub fn gaussian_nlpd(mean: &[f64], var: &[f64], targets: &[f64]) -> f64 {
+    assert!(
+        mean.len() == targets.len() && var.len() == targets.len(),
+        "gaussian_nlpd: one mean and variance per target"
+    );
+    let total: f64 = mean
+        .iter()
+        .zip(var)
+        .zip(targets)
+        .map(|((m, v), t)| 0.5 * ((2.0 * core::f64::consts::PI * v).ln() + (t - m) * (t - m) / v))
+        .sum();
+    total / targets.len() as f64
+}
+
+/// Fraction of `targets` inside the central 95% interval `mean ± 1.96·sd` of their Gaussian
+/// predictive: near 0.95 for calibrated variances. NaN for empty input.
+pub fn coverage_95(mean: &[f64], var: &[f64], targets: &[f64]) -> f64 {
+    assert!(
+        mean.len() == targets.len() && var.len() == targets.len(),
+        "coverage_95: one mean and variance per target"
+    );
+    let z = 1.959_963_984_540_054;
+    let inside = mean
+        .iter()
+        .zip(var)
+        .zip(targets)
+        .filter(|((m, v), t)| (*t - *m).abs() <= z * v.sqrt())
+        .count();
+    inside as f64 / targets.len() as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +117,18 @@ mod tests {
         assert!((rmse(&p, &t) - 2.0f64.sqrt()).abs() < 1e-12);
         assert_eq!(mean_absolute_error(&p, &t), 1.0);
         assert!(rmse(&[], &[]).is_nan());
+    }
+
+    #[test]
+    fn gaussian_scores() {
+        let nlpd = gaussian_nlpd(&[0.0, 1.0], &[1.0, 4.0], &[0.0, 3.0]);
+        let expected = 0.5
+            * ((2.0 * core::f64::consts::PI).ln() + (8.0 * core::f64::consts::PI).ln() + 1.0)
+            / 2.0;
+        assert!((nlpd - expected).abs() < 1e-12, "{nlpd}");
+        assert_eq!(
+            coverage_95(&[0.0, 0.0, 0.0], &[1.0, 1.0, 1.0], &[1.9, -2.0, 0.0]),
+            2.0 / 3.0
+        );
     }
 }

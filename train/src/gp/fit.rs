@@ -1,0 +1,344 @@
+//! From a data set to a parameter file: standardise, place inducing points, train SGPR or
+//! SVGP, and express the result as `q(u)` (what `mote train gp` runs), plus scoring.
+
+use super::inducing::kmeans;
+use super::kernels::Kernel;
+use super::lbfgs::Lbfgs;
+use super::likelihood::Likelihood;
+use super::params::{GpParams, ModelKind, FORMAT, FORMAT_VERSION};
+use super::posterior::SparseGp;
+use super::sgpr::Sgpr;
+use super::standardise::Standardiser;
+use super::svgp::{Svgp, SvgpConfig};
+use super::GpError;
+use crate::data::Dataset;
+use crate::tape::Matrix;
+use std::collections::BTreeMap;
+
+/// Which observation model to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LikelihoodKind {
+    /// Real-valued targets with Gaussian noise.
+    Gaussian,
+    /// 0/1 labels (SVGP only).
+    Bernoulli,
+}
+
+/// Everything `mote train gp` can set.
+#[derive(Debug, Clone)]
+pub struct GpConfig {
+    /// SGPR (collapsed bound, L-BFGS) or SVGP (minibatches, Adam and natural gradients).
+    pub model: ModelKind,
+    /// Kernel spec, see [`Kernel::from_spec`].
+    pub kernel: String,
+    /// Number of inducing points M.
+    pub num_inducing: usize,
+    /// L-BFGS iterations (SGPR) or minibatch steps (SVGP).
+    pub iterations: usize,
+    /// The observation model.
+    pub likelihood: LikelihoodKind,
+    /// SVGP minibatch size.
+    pub batch_size: usize,
+    /// SVGP Adam step size.
+    pub learning_rate: f64,
+    /// Jitter on the diagonal of `K(Z, Z)`.
+    pub jitter: f64,
+    /// Starting noise variance, in standardised target units.
+    pub initial_noise: f64,
+    /// Seed of the inducing-point placement and the minibatch order.
+    pub seed: u64,
+}
+
+impl Default for GpConfig {
+    fn default() -> Self {
+        GpConfig {
+            model: ModelKind::Sgpr,
+            kernel: "rbf-ard".into(),
+            num_inducing: 32,
+            iterations: 1000,
+            likelihood: LikelihoodKind::Gaussian,
+            batch_size: 256,
+            learning_rate: 0.01,
+            jitter: 1e-6,
+            initial_noise: 0.1,
+            seed: 0,
+        }
+    }
+}
+
+/// Progress of a training run.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Iteration (L-BFGS) or step (SVGP), from 1.
+    pub iteration: usize,
+    /// The configured upper bound on iterations.
+    pub total: usize,
+    /// The ELBO (SVGP: on the current minibatch, scaled to the full data set).
+    pub elbo: f64,
+}
+
+fn to_f64_rows(d: &Dataset) -> Vec<Vec<f64>> {
+    d.features
+        .iter()
+        .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+        .collect()
+}
+
+/// Trains a sparse GP on `train` and returns its parameter file contents.
+pub fn train_gp(
+    train: &Dataset,
+    cfg: &GpConfig,
+    mut on_progress: impl FnMut(Progress),
+) -> Result<GpParams, GpError> {
+    if train.is_empty() {
+        return Err(GpError::Invalid("the training set is empty".into()));
+    }
+    if cfg.num_inducing == 0 || cfg.iterations == 0 {
+        return Err(GpError::Invalid(
+            "inducing points and iterations must be at least 1".into(),
+        ));
+    }
+    if cfg.model == ModelKind::Sgpr && cfg.likelihood == LikelihoodKind::Bernoulli {
+        return Err(GpError::Invalid(
+            "SGPR needs a Gaussian likelihood; use --model svgp for 0/1 labels".into(),
+        ));
+    }
+    let rows = to_f64_rows(train);
+    let d = train.num_features();
+    let input_std = Standardiser::fit(&rows);
+    let raw_y: Vec<f64> = train.targets.iter().map(|&v| f64::from(v)).collect();
+    let target_std = match cfg.likelihood {
+        LikelihoodKind::Gaussian => {
+            Standardiser::fit(&raw_y.iter().map(|&v| vec![v]).collect::<Vec<_>>())
+        }
+        LikelihoodKind::Bernoulli => Standardiser::identity(1),
+    };
+    let x = Matrix::new(
+        rows.len(),
+        d,
+        rows.iter().flat_map(|r| input_std.apply(r)).collect(),
+    );
+    let y: Vec<f64> = raw_y
+        .iter()
+        .map(|&v| (v - target_std.mean[0]) / target_std.scale[0])
+        .collect();
+    let kernel = Kernel::from_spec(&cfg.kernel, d)?;
+    let z = kmeans(&x, cfg.num_inducing, 20, cfg.seed);
+    let total = cfg.iterations;
+    let mut meta = BTreeMap::new();
+    let (model_kind, kernel, z, q_mu, q_cov, likelihood, elbo) = match cfg.model {
+        ModelKind::Sgpr => {
+            let mut model = Sgpr::new(x, &y, kernel, z, cfg.initial_noise, cfg.jitter)?;
+            let lbfgs = Lbfgs {
+                max_iterations: cfg.iterations,
+                ..Lbfgs::default()
+            };
+            let result = model.fit(&lbfgs, |iteration, elbo| {
+                on_progress(Progress {
+                    iteration,
+                    total,
+                    elbo,
+                })
+            })?;
+            meta.insert("optimizer".into(), "lbfgs".into());
+            meta.insert("iterations_run".into(), result.iterations.to_string());
+            let (q_mu, q_cov) = model.posterior()?;
+            let elbo = model.elbo()?;
+            let lik = Likelihood::Gaussian {
+                variance: model.noise_variance,
+            };
+            (
+                ModelKind::Sgpr,
+                model.kernel,
+                model.inducing,
+                q_mu,
+                q_cov,
+                lik,
+                elbo,
+            )
+        }
+        ModelKind::Svgp => {
+            let lik = match cfg.likelihood {
+                LikelihoodKind::Gaussian => Likelihood::Gaussian {
+                    variance: cfg.initial_noise,
+                },
+                LikelihoodKind::Bernoulli => {
+                    if raw_y.iter().any(|&v| v != 0.0 && v != 1.0) {
+                        return Err(GpError::Invalid(
+                            "the Bernoulli likelihood needs 0/1 labels in the target column".into(),
+                        ));
+                    }
+                    Likelihood::Bernoulli
+                }
+            };
+            let mut model = Svgp::new(x, &y, kernel, z, lik, cfg.jitter)?;
+            let svgp_cfg = SvgpConfig {
+                iterations: cfg.iterations,
+                batch_size: cfg.batch_size,
+                learning_rate: cfg.learning_rate,
+                natural_gradient_step: Some(if cfg.batch_size >= train.len() {
+                    1.0
+                } else {
+                    0.1
+                }),
+                train_inducing: true,
+                seed: cfg.seed,
+            };
+            model.fit(&svgp_cfg, |iteration, elbo| {
+                on_progress(Progress {
+                    iteration,
+                    total,
+                    elbo,
+                })
+            })?;
+            meta.insert(
+                "optimizer".into(),
+                match cfg.likelihood {
+                    LikelihoodKind::Gaussian => "adam+natural-gradient".into(),
+                    LikelihoodKind::Bernoulli => "adam".into(),
+                },
+            );
+            meta.insert("batch_size".into(), cfg.batch_size.to_string());
+            meta.insert("learning_rate".into(), cfg.learning_rate.to_string());
+            let (q_mu, q_cov) = model.posterior()?;
+            let elbo = model.elbo()?;
+            (
+                ModelKind::Svgp,
+                model.kernel,
+                model.inducing,
+                q_mu,
+                q_cov,
+                model.likelihood,
+                elbo,
+            )
+        }
+    };
+    meta.insert(
+        "trainer".into(),
+        format!("mote-train {}", env!("CARGO_PKG_VERSION")),
+    );
+    meta.insert("kernel_spec".into(), cfg.kernel.clone());
+    meta.insert("seed".into(), cfg.seed.to_string());
+    meta.insert("train_rows".into(), train.len().to_string());
+    meta.insert("train_fingerprint".into(), train.fingerprint());
+    meta.insert("elbo".into(), format!("{elbo}"));
+    meta.insert("feature_names".into(), train.feature_names.join(","));
+    let m = z.rows;
+    let params = GpParams {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        model: model_kind,
+        input_dim: d,
+        kernel,
+        inducing_inputs: (0..m).map(|i| z.row(i).to_vec()).collect(),
+        q_mu,
+        q_cov: (0..m).map(|i| q_cov.row(i).to_vec()).collect(),
+        jitter: cfg.jitter,
+        likelihood,
+        input_standardisation: input_std,
+        target_standardisation: target_std,
+        meta,
+    };
+    params.validate()?;
+    Ok(params)
+}
+
+/// Test-set scores of a GP regressor (all in the targets' units where they have units).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// Root mean squared error of the predictive mean.
+    pub rmse: f64,
+    /// Mean negative log predictive density (nats).
+    pub nlpd: f64,
+    /// Fraction of targets inside the 95% predictive interval.
+    pub coverage: f64,
+    /// Rows scored.
+    pub rows: usize,
+}
+
+/// Predicts every row of `test` and scores mean and variance.
+pub fn evaluate(model: &SparseGp, test: &Dataset) -> Result<Evaluation, GpError> {
+    let mut mean = Vec::with_capacity(test.len());
+    let mut var = Vec::with_capacity(test.len());
+    for row in to_f64_rows(test) {
+        let (m, v) = model.predict(&row)?;
+        mean.push(m);
+        var.push(v);
+    }
+    let targets: Vec<f64> = test.targets.iter().map(|&v| f64::from(v)).collect();
+    let rmse = (mean
+        .iter()
+        .zip(&targets)
+        .map(|(m, t)| (m - t) * (m - t))
+        .sum::<f64>()
+        / targets.len() as f64)
+        .sqrt();
+    Ok(Evaluation {
+        rmse,
+        nlpd: crate::metrics::gaussian_nlpd(&mean, &var, &targets),
+        coverage: crate::metrics::coverage_95(&mean, &var, &targets),
+        rows: test.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trains_saves_loads_and_predicts_friedman() {
+        let data = crate::gp::friedman::generate(250, 1.0, 3);
+        let (train, test) = (
+            data.subset(&(0..200).collect::<Vec<_>>()),
+            data.subset(&(200..250).collect::<Vec<_>>()),
+        );
+        let cfg = GpConfig {
+            num_inducing: 16,
+            iterations: 150,
+            ..GpConfig::default()
+        };
+        let params = train_gp(&train, &cfg, |_| {}).unwrap();
+        let text = params.to_json();
+        let loaded = GpParams::from_json(&text).unwrap();
+        assert_eq!(loaded, params);
+        let model = SparseGp::new(loaded).unwrap();
+        let e = evaluate(&model, &test).unwrap();
+        let rows = to_f64_rows(&train);
+        let y: Vec<f64> = train.targets.iter().map(|&v| f64::from(v)).collect();
+        let lin = crate::linear::LinearRegression::fit(&rows, &y).unwrap();
+        let lin_rmse = (to_f64_rows(&test)
+            .iter()
+            .zip(&test.targets)
+            .map(|(r, &t)| (lin.predict(r) - f64::from(t)).powi(2))
+            .sum::<f64>()
+            / 50.0)
+            .sqrt();
+        assert!(e.rmse < lin_rmse, "gp {} linear {lin_rmse}", e.rmse);
+        assert!(e.coverage > 0.8 && e.nlpd.is_finite(), "{e:?}");
+        for row in to_f64_rows(&test) {
+            assert!(model.predict(&row).unwrap().1 > 0.0);
+        }
+        assert!(model.predict(&[0.0; 3]).is_err());
+    }
+
+    #[test]
+    fn rejects_bad_configs() {
+        let data = crate::gp::friedman::generate(20, 1.0, 3);
+        let cfg = GpConfig {
+            likelihood: LikelihoodKind::Bernoulli,
+            ..GpConfig::default()
+        };
+        assert!(train_gp(&data, &cfg, |_| {}).is_err());
+        let cfg = GpConfig {
+            model: ModelKind::Svgp,
+            likelihood: LikelihoodKind::Bernoulli,
+            ..GpConfig::default()
+        };
+        assert!(train_gp(&data, &cfg, |_| {}).is_err());
+        let cfg = GpConfig {
+            kernel: "nope".into(),
+            ..GpConfig::default()
+        };
+        assert!(train_gp(&data, &cfg, |_| {}).is_err());
+    }
+}
