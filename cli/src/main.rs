@@ -44,10 +44,12 @@ struct Cli {
 enum Command {
     /// Train on the bundled digits data, export, run the blob and report (a few seconds).
     Quickstart(commands::quickstart::Args),
-    /// Train a float MLP on a CSV data set and save a checkpoint.
+    /// Train a float MLP on a CSV data set (or a CNN teacher, or a distilled student).
     Train(commands::train::Args),
     /// Quantise a checkpoint (or import an int8 .tflite) into a .mote blob.
     Export(commands::export::Args),
+    /// Run an experiment and write its results (e.g. `mote eval distill`).
+    Eval(commands::eval::Args),
     /// Show a blob's layers, shapes, quantisation, sizes and provenance.
     Inspect(commands::inspect::Args),
     /// Run a blob on rows of a CSV file and write the outputs as CSV.
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Quickstart(args) => commands::quickstart::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Export(args) => commands::export::run(args),
+        Command::Eval(args) => commands::eval::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Bench(args) => commands::bench::run(args),

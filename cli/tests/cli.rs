@@ -221,3 +221,114 @@ fn wide_ranged_features_survive_quantisation() {
     assert!(float >= 0.95, "{report}");
     assert!(int8 >= float - 0.02, "{report}");
 }
+
+/// A one-epoch teacher, then a VID+KD student on 5 rows per class: both files are written, the
+/// blob runs, and bad options are clear errors (a few seconds in all).
+#[test]
+fn teacher_and_distilled_student_round_trip() {
+    let dir = scratch("distill");
+    let teacher = dir.join("teacher.safetensors");
+    let stdout = ok(&["train", "teacher", "--epochs", "1", "--out", s(&teacher)]);
+    assert!(stdout.contains("teacher test accuracy"), "{stdout}");
+    let student = dir.join("student.safetensors");
+    let stdout = ok(&[
+        "train",
+        "distill",
+        "--teacher",
+        s(&teacher),
+        "--student",
+        "64-32-10",
+        "--loss",
+        "vid+kd",
+        "--per-class",
+        "5",
+        "--epochs",
+        "30",
+        "--out",
+        s(&student),
+    ]);
+    assert!(stdout.contains("trained on 50 labelled rows"), "{stdout}");
+    assert!(stdout.contains("int8  accuracy"), "{stdout}");
+    let blob = dir.join("student.mote");
+    assert!(blob.is_file());
+    let inspect = ok(&["inspect", s(&blob)]);
+    assert!(inspect.contains("vid+kd"), "{inspect}");
+
+    let fails = |args: &[&str], needle: &str| {
+        let out = mote(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    };
+    let base = [
+        "train",
+        "distill",
+        "--teacher",
+        s(&teacher),
+        "--out",
+        s(&student),
+    ];
+    fails(
+        &[&base[..], &["--loss", "vid+at"]].concat(),
+        "unknown loss term",
+    );
+    fails(
+        &[&base[..], &["--student", "64-x-10"]].concat(),
+        "--student",
+    );
+    fails(
+        &[&base[..], &["--student", "60-32-10"]].concat(),
+        "64 features",
+    );
+    fails(
+        &[&base[..], &["--per-class", "500"]].concat(),
+        "fewer than --per-class",
+    );
+    fails(
+        &[&base[..], &["--student", "64-10", "--loss", "vid"]].concat(),
+        "hidden layer",
+    );
+    fails(
+        &[
+            "train",
+            "distill",
+            "--teacher",
+            "nope.safetensors",
+            "--out",
+            s(&student),
+        ],
+        "no such file",
+    );
+    fails(
+        &[
+            "train",
+            "distill",
+            "--teacher",
+            s(&blob),
+            "--out",
+            s(&student),
+        ],
+        "not a valid teacher file",
+    );
+}
+
+#[test]
+fn train_gp_on_diabetes_meets_the_issue_5_bar_and_writes_a_loadable_file() {
+    let dir = scratch("train_gp");
+    let out = dir.join("diabetes.gp.json");
+    let data = repo().join("data/diabetes.csv");
+    let stdout = ok(&["train", "gp", "--data", s(&data), "--out", s(&out)]);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("test rmse"))
+        .unwrap_or_else(|| panic!("no metrics line in {stdout}"));
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let rmse: f64 = fields[2].parse().unwrap();
+    let nlpd: f64 = fields[4].parse().unwrap();
+    assert!(rmse <= 58.0 && nlpd <= 5.50, "{line}");
+    let params = mote_train::gp::params::GpParams::load(&out).unwrap();
+    assert_eq!((params.input_dim, params.inducing_inputs.len()), (10, 32));
+    let bad = mote(&["train", "gp", "--data", s(&data), "--kernel", "cosine"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown kernel"));
+}

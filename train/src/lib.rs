@@ -10,14 +10,27 @@
 //! - [`metrics`]: accuracy, RMSE, MAE;
 //! - [`checkpoint`]: the float checkpoint and its safetensors file (see `CHECKPOINT.md`);
 //! - [`train`]: [`train_classifier`] and [`train_regressor`];
-//! - [`prng`]: the seeded generator behind reproducible runs.
+//! - [`prng`]: the seeded generator behind reproducible runs;
+//! - [`conv`], [`norm`], [`cnn`]: convolution, pooling and batch norm on the tape, and the CNN
+//!   teacher built from them;
+//! - [`distill`]: students trained from a teacher (KD, FitNet, Variational Information
+//!   Distillation);
+//! - [`gp`]: sparse Gaussian processes (SGPR, SVGP), their kernels, linear algebra on the
+//!   tape, the parameter file (see `GP_PARAMS.md`) and the Friedman #1 generator;
+//! - [`linear`]: least-squares linear regression, the baseline for GP regression.
 #![deny(missing_docs)]
 
 pub mod checkpoint;
+pub mod cnn;
+pub mod conv;
 pub mod data;
+pub mod distill;
+pub mod gp;
+pub mod linear;
 pub mod metrics;
 pub mod mlp;
 pub mod nn;
+pub mod norm;
 pub mod optim;
 pub mod prng;
 pub mod tape;

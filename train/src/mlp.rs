@@ -59,16 +59,27 @@ impl Mlp {
     /// Records the network on a tape: returns the output and the parameter leaves (same order
     /// as [`Mlp::parameters`]) whose gradients the optimiser needs.
     pub fn on_tape(&self, tape: &mut Tape, x: Var) -> (Var, Vec<Var>) {
+        let (out, _, params) = self.on_tape_with_hidden(tape, x);
+        (out, params)
+    }
+
+    /// As [`Mlp::on_tape`], plus every hidden layer's output (after its activation), which
+    /// distillation losses read: returns `(output, hidden, parameters)`.
+    pub fn on_tape_with_hidden(&self, tape: &mut Tape, x: Var) -> (Var, Vec<Var>, Vec<Var>) {
         let mut params = Vec::with_capacity(self.layers.len() * 2);
+        let mut hidden = Vec::with_capacity(self.layers.len().saturating_sub(1));
         let mut h = x;
-        for layer in &self.layers {
+        for (i, layer) in self.layers.iter().enumerate() {
             let w = tape.leaf(layer.weight.clone());
             let b = tape.leaf(layer.bias.clone());
             h = layer.on_tape(tape, h, w, b);
             params.push(w);
             params.push(b);
+            if i + 1 < self.layers.len() {
+                hidden.push(h);
+            }
         }
-        (h, params)
+        (h, hidden, params)
     }
 
     /// Plain forward pass for a batch (rows = samples), for evaluation without a tape.

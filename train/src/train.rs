@@ -134,19 +134,39 @@ impl Standardizer {
     }
 }
 
-/// The minibatch loop shared by both tasks; `loss` builds the objective for a batch of rows.
+/// What the objective of one minibatch can read: the rows it holds, the network's output and
+/// hidden activations on the tape, and the leaves of any extra trainable parameters.
+pub(crate) struct Batch<'a> {
+    /// Indices of the batch's rows in the training set.
+    pub rows: &'a [usize],
+    /// The network's output (logits or values), `rows x outputs`.
+    pub output: Var,
+    /// Every hidden layer's activation, input side first.
+    pub hidden: &'a [Var],
+    /// Leaves of the extra parameters, in the order they were handed to `fit`.
+    pub extra: &'a [Var],
+}
+
+/// The objective of a minibatch, built on the tape.
+pub(crate) type Objective<'a> = dyn Fn(&mut Tape, &Batch<'_>) -> Var + 'a;
+
+/// The minibatch loop shared by every trainer: Adam over the network's parameters and the
+/// `extra` ones (e.g. a distillation regressor, trained jointly but not exported); L2 decay on
+/// the network's weights only.
 fn fit(
     mlp: &mut Mlp,
     x: &Matrix,
     cfg: &TrainConfig,
     rng: &mut Rng,
     on_epoch: &mut dyn FnMut(&EpochReport),
-    loss: &dyn Fn(&mut Tape, Var, &[usize]) -> Var,
+    extra: &mut [Matrix],
+    loss: &Objective<'_>,
 ) -> f64 {
     assert!(cfg.batch_size > 0, "batch_size must be positive");
     let mut optimizer = Adam::new(cfg.learning_rate);
     let mut order: Vec<usize> = (0..x.rows).collect();
     let mut last_loss = f64::NAN;
+    let n_network = mlp.parameters().len();
     for epoch in 1..=cfg.epochs {
         rng.shuffle(&mut order);
         let mut total = 0.0;
@@ -157,17 +177,40 @@ fn fit(
             }
             let mut tape = Tape::new();
             let input = tape.leaf(Matrix::new(batch.len(), x.cols, xb));
-            let (out, params) = mlp.on_tape(&mut tape, input);
-            let objective = loss(&mut tape, out, batch);
+            let (out, hidden, mut params) = mlp.on_tape_with_hidden(&mut tape, input);
+            let extra_leaves: Vec<Var> = extra.iter().map(|m| tape.leaf(m.clone())).collect();
+            let objective = loss(
+                &mut tape,
+                &Batch {
+                    rows: batch,
+                    output: out,
+                    hidden: &hidden,
+                    extra: &extra_leaves,
+                },
+            );
             total += tape.value(objective).data[0] * batch.len() as f64;
             let mut grads = tape.backward(objective);
+            params.extend(&extra_leaves);
+            // A parameter the objective does not read (e.g. an unused regressor) gets zero.
             let mut grads: Vec<Matrix> = params
                 .iter()
-                .map(|&p| grads.take(p).expect("every parameter feeds the loss"))
+                .map(|&p| {
+                    grads.take(p).unwrap_or_else(|| {
+                        let v = tape.value(p);
+                        Matrix::zeros(v.rows, v.cols)
+                    })
+                })
                 .collect();
             let mut values = mlp.parameters_mut();
-            // Even positions are weights, odd are biases: decay weights only.
-            for (g, w) in grads.iter_mut().zip(values.iter()).step_by(2) {
+            values.extend(extra.iter_mut());
+            // Even positions of the network's parameters are weights, odd are biases: decay
+            // weights only.
+            for (g, w) in grads
+                .iter_mut()
+                .zip(values.iter())
+                .take(n_network)
+                .step_by(2)
+            {
                 for (gi, wi) in g.data.iter_mut().zip(&w.data) {
                     *gi += cfg.weight_decay * wi;
                 }
@@ -266,6 +309,27 @@ pub fn train_classifier(
     cfg: &TrainConfig,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Checkpoint {
+    let mut meta = BTreeMap::new();
+    meta.insert("loss".into(), "softmax_cross_entropy".into());
+    train_classifier_with(train, classes, cfg, on_epoch, &mut [], &|_, _| None, meta)
+}
+
+/// Adds terms to the cross-entropy of a minibatch (`None`: nothing to add).
+pub(crate) type ExtraLoss<'a> = dyn Fn(&mut Tape, &Batch<'_>) -> Option<Var> + 'a;
+
+/// [`train_classifier`] with `extra` trainable parameters and an `extra_loss` added to the
+/// cross-entropy of every minibatch: the hook distillation uses, so that students are trained
+/// by exactly the same loop, standardisation and folding as plain classifiers. `meta` entries
+/// are added to the checkpoint's provenance.
+pub(crate) fn train_classifier_with(
+    train: &Dataset,
+    classes: usize,
+    cfg: &TrainConfig,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+    extra: &mut [Matrix],
+    extra_loss: &ExtraLoss<'_>,
+    meta: BTreeMap<String, String>,
+) -> Checkpoint {
     assert!(!train.is_empty(), "train_classifier: empty data set");
     assert!(classes >= 2, "train_classifier: need at least 2 classes");
     let labels: Vec<usize> = train
@@ -284,17 +348,21 @@ pub fn train_classifier(
     let x = scaler.transform(&train.features);
     let mut rng = Rng::new(cfg.seed);
     let mut mlp = Mlp::new(x.cols, &cfg.hidden, classes, cfg.activation, &mut rng);
-    let loss = |tape: &mut Tape, out: Var, batch: &[usize]| {
-        let y: Vec<usize> = batch.iter().map(|&i| labels[i]).collect();
-        tape.softmax_cross_entropy(out, &y)
+    let loss = |tape: &mut Tape, batch: &Batch<'_>| {
+        let y: Vec<usize> = batch.rows.iter().map(|&i| labels[i]).collect();
+        let ce = tape.softmax_cross_entropy(batch.output, &y);
+        match extra_loss(tape, batch) {
+            Some(more) => tape.add(ce, more),
+            None => ce,
+        }
     };
-    let final_loss = fit(&mut mlp, &x, cfg, &mut rng, on_epoch, &loss);
-    let mut meta = provenance(train, cfg, final_loss);
-    meta.insert("loss".into(), "softmax_cross_entropy".into());
+    let final_loss = fit(&mut mlp, &x, cfg, &mut rng, on_epoch, extra, &loss);
+    let mut all_meta = provenance(train, cfg, final_loss);
+    all_meta.extend(meta);
     Checkpoint {
         layers: fold_into_layers(&mlp, &scaler, None),
         task: Task::Classification { classes },
-        meta,
+        meta: all_meta,
     }
 }
 
@@ -315,15 +383,15 @@ pub fn train_regressor(
     let y = target_scaler.transform(&target_rows);
     let mut rng = Rng::new(cfg.seed);
     let mut mlp = Mlp::new(x.cols, &cfg.hidden, 1, cfg.activation, &mut rng);
-    let loss = |tape: &mut Tape, out: Var, batch: &[usize]| {
+    let loss = |tape: &mut Tape, batch: &Batch<'_>| {
         let target = tape.leaf(Matrix::new(
-            batch.len(),
+            batch.rows.len(),
             1,
-            batch.iter().map(|&i| y.data[i]).collect(),
+            batch.rows.iter().map(|&i| y.data[i]).collect(),
         ));
-        tape.mean_squared_error(out, target)
+        tape.mean_squared_error(batch.output, target)
     };
-    let final_loss = fit(&mut mlp, &x, cfg, &mut rng, on_epoch, &loss);
+    let final_loss = fit(&mut mlp, &x, cfg, &mut rng, on_epoch, &mut [], &loss);
     let (mean, std) = (target_scaler.mean[0], target_scaler.std[0]);
     let mut meta = provenance(train, cfg, final_loss);
     meta.insert("loss".into(), "mean_squared_error".into());

@@ -28,19 +28,42 @@ pub enum ActivationArg {
     Sigmoid,
 }
 
-/// Arguments of `mote train`.
+/// Arguments of `mote train`: an MLP on a CSV file, or one of the subcommands.
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    /// Other models to train.
+    #[command(subcommand)]
+    command: Option<TrainCommand>,
+    /// The plain MLP's options.
+    #[command(flatten)]
+    mlp: MlpArgs,
+}
+
+/// What `mote train <model>` trains besides the plain MLP.
+#[derive(clap::Subcommand)]
+pub enum TrainCommand {
+    /// Train a CNN teacher on 8x8 images (the bundled digits by default) and save it.
+    Teacher(super::distill::TeacherArgs),
+    /// Train an MLP student from a CNN teacher (KD, FitNet, VID) and export it to int8.
+    Distill(Box<super::distill::DistillArgs>),
+    /// Train a sparse Gaussian process (SGPR or SVGP) and write its parameter file.
+    Gp(super::train_gp::Args),
+}
+
+/// Arguments of the plain `mote train` (an MLP on a CSV file).
+#[derive(clap::Args)]
+pub struct MlpArgs {
     /// CSV with a header row; the last column is the label or target. Rows with
     /// index % 5 == 4 are held out for testing, the rest train.
-    #[arg(long)]
-    data: PathBuf,
+    #[arg(long, required = true)]
+    data: Option<PathBuf>,
     /// Classification or regression.
     #[arg(long, value_enum, default_value = "classify")]
     task: TaskArg,
     /// Where to write the float checkpoint (safetensors; see train/CHECKPOINT.md).
-    #[arg(long, short)]
-    out: PathBuf,
+    #[arg(long, short, required = true)]
+    out: Option<PathBuf>,
     /// Hidden layer widths, comma-separated.
     #[arg(long, value_delimiter = ',')]
     hidden: Option<Vec<usize>>,
@@ -64,7 +87,7 @@ pub struct Args {
     seed: Option<u64>,
 }
 
-impl Args {
+impl MlpArgs {
     fn config(&self) -> TrainConfig {
         let mut cfg = TrainConfig::default();
         if let Some(hidden) = &self.hidden {
@@ -87,9 +110,22 @@ impl Args {
     }
 }
 
-/// Trains, reports the held-out metric and saves the checkpoint.
+/// Runs the subcommand, or trains the plain MLP.
 pub fn run(args: Args) -> Result {
-    let data = super::load_csv(&args.data)?;
+    match args.command {
+        Some(TrainCommand::Teacher(a)) => super::distill::run_teacher(a),
+        Some(TrainCommand::Distill(a)) => super::distill::run_distill(*a),
+        Some(TrainCommand::Gp(a)) => super::train_gp::run(a),
+        None => run_mlp(args.mlp),
+    }
+}
+
+/// Trains, reports the held-out metric and saves the checkpoint.
+fn run_mlp(args: MlpArgs) -> Result {
+    let (Some(data_path), Some(out)) = (&args.data, &args.out) else {
+        return Err("mote train needs --data and --out (or a subcommand: see --help)".into());
+    };
+    let data = super::load_csv(data_path)?;
     let (train, test) = data.split_mod5();
     let cfg = args.config();
     let checkpoint = fit(&train, args.task, &cfg)?;
@@ -113,8 +149,8 @@ pub fn run(args: Args) -> Result {
             )
         }
     }
-    checkpoint.save(&args.out).map_err(|e| e.to_string())?;
-    outln!("checkpoint -> {}", args.out.display());
+    checkpoint.save(out).map_err(|e| e.to_string())?;
+    outln!("checkpoint -> {}", out.display());
     Ok(())
 }
 
