@@ -3,6 +3,7 @@
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(mote_arm_dsp)");
+    println!("cargo::rustc-check-cfg=cfg(mote_helium)");
     println!("cargo::rerun-if-env-changed=TARGET");
     println!("cargo::rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let target = std::env::var("TARGET").unwrap_or_default();
@@ -10,12 +11,19 @@ fn main() {
     let flags: Vec<&str> = rustflags.split('\x1f').collect();
     // Armv7E-M (Cortex-M4, M7) always has the DSP extension: SMLAD, SXTB16. On Armv8-M Mainline
     // it is optional, so only a core known to have it (Cortex-M33) or an explicit `+dsp` turns
-    // it on; the Cortex-M55 is left to the reference kernel, which LLVM vectorises for Helium.
+    // it on. The Cortex-M55 (or an explicit `+mve`) gets the Helium kernel, which LLVM
+    // vectorises for MVE.
     let armv8m_dsp = target.starts_with("thumbv8m.main")
         && flags
             .iter()
             .any(|f| f.contains("target-cpu=cortex-m33") || f.contains("+dsp"));
-    if target.starts_with("thumbv7em") || armv8m_dsp {
+    let helium = target.starts_with("thumbv8m.main")
+        && flags
+            .iter()
+            .any(|f| f.contains("target-cpu=cortex-m55") || f.contains("+mve"));
+    if helium {
+        println!("cargo::rustc-cfg=mote_helium");
+    } else if target.starts_with("thumbv7em") || armv8m_dsp {
         println!("cargo::rustc-cfg=mote_arm_dsp");
     }
 }

@@ -4,6 +4,7 @@
 use crate::error::ExportError;
 use crate::graph::QuantGraph;
 use crate::lower::{lower, sections_mut, Lowered};
+use crate::target::Target;
 use mote_runtime::header::{align_up, Header, CRC_START, FORMAT_VERSION, HEADER_LEN};
 use mote_runtime::manifest::{Layer, Manifest, Metric, ModelKind, Provenance, TensorInfo};
 use mote_runtime::plan::Plan;
@@ -23,9 +24,19 @@ pub struct ProvenanceInfo {
 /// The name and version of this exporter, as recorded in every blob.
 pub const PRODUCER: &str = concat!("mote-exporter ", env!("CARGO_PKG_VERSION"));
 
-/// Lowers `graph` and writes it as a blob; the result has passed [`Model::parse`].
+/// Lowers `graph` and writes it as a blob for any core ([`Target::Portable`]); the result has
+/// passed [`Model::parse`].
 pub fn build(graph: &QuantGraph, provenance: &ProvenanceInfo) -> Result<Vec<u8>, ExportError> {
-    let lowered = lower(graph)?;
+    build_for(graph, provenance, Target::Portable)
+}
+
+/// [`build`], with the weights packed the way `target`'s fastest kernel reads them.
+pub fn build_for(
+    graph: &QuantGraph,
+    provenance: &ProvenanceInfo,
+    target: Target,
+) -> Result<Vec<u8>, ExportError> {
+    let lowered = lower(graph, target.weight_layout())?;
     let output = graph.ops.last().ok_or(ExportError::EmptyGraph)?;
     let mut metrics = heapless::Vec::new();
     for (name, value) in &provenance.metrics {

@@ -40,6 +40,8 @@ pub enum ExportError {
     },
     /// More provenance metrics than the blob format holds.
     TooManyMetrics,
+    /// The weights cannot be written in this layout (a layout code this exporter does not know).
+    UnsupportedLayout(mote_runtime::manifest::WeightLayout),
     /// The manifest did not serialise.
     Encode(String),
     /// The finished blob failed the runtime's own validation (a bug in the exporter).
@@ -70,6 +72,9 @@ impl fmt::Display for ExportError {
             ExportError::BadTensor { index, reason } => write!(f, "op {index}: {reason}"),
             ExportError::BadQuantisation { index, op, reason } => {
                 write!(f, "op {index} ({op}): {reason}")
+            }
+            ExportError::UnsupportedLayout(layout) => {
+                write!(f, "cannot write weights in layout {layout:?}")
             }
             ExportError::TooManyMetrics => write!(
                 f,

@@ -17,8 +17,11 @@ pub mod pipeline;
 pub mod ptq;
 pub mod report;
 pub mod requant;
+pub mod synthetic;
+pub mod target;
 pub mod tflite;
 
-pub use blob::{build, ProvenanceInfo};
+pub use blob::{build, build_for, ProvenanceInfo};
 pub use error::ExportError;
 pub use graph::{QuantDense, QuantGraph, QuantOp};
+pub use target::Target;

@@ -5,6 +5,7 @@ use crate::activation_params::LookupTable;
 use crate::error::ExportError;
 use crate::graph::{QuantDense, QuantGraph, QuantOp};
 use crate::requant::{activation_range, quantize_multiplier};
+use mote_runtime::kernels::layout::{pack_row_quads, packed_len};
 use mote_runtime::manifest::{
     Elementwise, FullyConnected, Layer, Section, WeightLayout, MAX_LAYERS,
 };
@@ -43,8 +44,9 @@ impl Lowered {
     }
 }
 
-/// Checks the graph's chain of shapes and quantisation and lowers every op.
-pub fn lower(graph: &QuantGraph) -> Result<Lowered, ExportError> {
+/// Checks the graph's chain of shapes and quantisation and lowers every op, storing fully
+/// connected weights in `layout`.
+pub fn lower(graph: &QuantGraph, layout: WeightLayout) -> Result<Lowered, ExportError> {
     if graph.ops.is_empty() {
         return Err(ExportError::EmptyGraph);
     }
@@ -98,7 +100,7 @@ pub fn lower(graph: &QuantGraph) -> Result<Lowered, ExportError> {
         }
         let layer = match op {
             QuantOp::FullyConnected(dense) => {
-                Layer::FullyConnected(lower_dense(index, dense, &mut lowered)?)
+                Layer::FullyConnected(lower_dense(index, dense, layout, &mut lowered)?)
             }
             QuantOp::Logistic { len, input, output } => {
                 let lut = activation_params::logistic(*len, *input, *output)
@@ -147,6 +149,7 @@ fn bad_quant(index: usize, op: &QuantOp, reason: String) -> ExportError {
 fn lower_dense(
     index: usize,
     dense: &QuantDense,
+    layout: WeightLayout,
     lowered: &mut Lowered,
 ) -> Result<FullyConnected, ExportError> {
     let (n_in, n_out) = (dense.input_len, dense.output_len);
@@ -215,12 +218,25 @@ fn lower_dense(
         activation: dense.activation,
         activation_min,
         activation_max,
-        layout: WeightLayout::RowMajor,
-        weights: lowered.section(dense.weights.iter().map(|&w| w as u8).collect()),
+        layout,
+        weights: lowered.section(pack_weights(dense, layout)?),
         bias: lowered.section(bias),
         multipliers: lowered.section(multipliers),
         shifts: lowered.section(shifts),
     })
+}
+
+/// The weight bytes of `dense` in `layout`.
+fn pack_weights(dense: &QuantDense, layout: WeightLayout) -> Result<Vec<u8>, ExportError> {
+    let (rows, cols) = (dense.output_len, dense.input_len);
+    let len = packed_len(layout, rows, cols).ok_or(ExportError::UnsupportedLayout(layout))?;
+    let mut packed = vec![0i8; len];
+    match layout {
+        WeightLayout::RowMajor => packed.copy_from_slice(&dense.weights),
+        WeightLayout::RowQuads => pack_row_quads(&dense.weights, rows, cols, &mut packed),
+        WeightLayout::Unknown(_) => return Err(ExportError::UnsupportedLayout(layout)),
+    }
+    Ok(packed.into_iter().map(|w| w as u8).collect())
 }
 
 /// Every section of a layer, for placing them in the blob.

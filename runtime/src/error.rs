@@ -44,6 +44,8 @@ pub enum Error {
     BadQuantParams,
     /// The manifest's arena length differs from the one the runtime plans for the layers.
     ArenaLenMismatch,
+    /// A layer's weights use a packing this runtime does not know (a newer exporter wrote it).
+    UnsupportedWeightLayout,
     /// The input slice handed to `run` has the wrong length.
     InputLength,
     /// The output slice handed to `run` has the wrong length.
@@ -73,6 +75,9 @@ impl core::fmt::Display for Error {
             Error::BadDimension => "a tensor length is zero or too large",
             Error::BadQuantParams => "a quantisation parameter is out of range",
             Error::ArenaLenMismatch => "manifest arena length differs from the planned one",
+            Error::UnsupportedWeightLayout => {
+                "a layer's weight layout is not supported by this runtime"
+            }
             Error::InputLength => "input slice has the wrong length",
             Error::OutputLength => "output slice has the wrong length",
             Error::ArenaTooSmall => "arena is smaller than the model needs",

@@ -106,11 +106,44 @@ pub enum FusedActivation {
 }
 
 /// How a fully connected layer's weights are laid out in their section.
+///
+/// The exporter picks the layout the target's fastest kernel reads best; every runtime build
+/// can run every known layout (the portable kernels read them all). Stored as one byte, so a
+/// blob from a newer exporter with a layout this runtime does not know decodes to
+/// [`WeightLayout::Unknown`] and parsing refuses it with [`crate::Error::UnsupportedWeightLayout`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "u8", into = "u8")]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum WeightLayout {
-    /// `output_len` rows of `input_len` int8 weights.
+    /// Code 0: `output_len` rows of `input_len` int8 weights (the portable kernels and Helium).
     RowMajor,
+    /// Code 1: rows in blocks of four, each block stored as groups of four columns, row by row:
+    /// `w[4b..4b+4][4g..4g+4]` is 16 consecutive bytes, four per row. Rows and columns are
+    /// padded with zero weights to multiples of four. One pointer then walks a whole block,
+    /// which is what the Armv7E-M DSP kernel wants (see `kernels::layout`).
+    RowQuads,
+    /// A code this runtime does not know (never written by this exporter).
+    Unknown(u8),
+}
+
+impl From<u8> for WeightLayout {
+    fn from(code: u8) -> Self {
+        match code {
+            0 => WeightLayout::RowMajor,
+            1 => WeightLayout::RowQuads,
+            other => WeightLayout::Unknown(other),
+        }
+    }
+}
+
+impl From<WeightLayout> for u8 {
+    fn from(layout: WeightLayout) -> u8 {
+        match layout {
+            WeightLayout::RowMajor => 0,
+            WeightLayout::RowQuads => 1,
+            WeightLayout::Unknown(code) => code,
+        }
+    }
 }
 
 /// int8 fully connected: `out[o] = clamp(requant(bias[o] + Σ_k w[o][k]·in[k]) + zp_out)`.
@@ -136,7 +169,7 @@ pub struct FullyConnected {
     pub activation_max: i8,
     /// Order of the weights in `weights`.
     pub layout: WeightLayout,
-    /// `input_len · output_len` int8 weights.
+    /// The int8 weights in `layout` order (`kernels::layout::packed_len` bytes).
     pub weights: Section,
     /// `output_len` little-endian i32 folded biases.
     pub bias: Section,

@@ -3,7 +3,7 @@
 use crate::header::{Header, HEADER_LEN, SECTION_ALIGN};
 use crate::kernels::{self, FullyConnectedView};
 use crate::manifest::{
-    FullyConnected, Layer, Layers, Manifest, ModelKind, Section, MAX_DIM, MAX_LAYERS,
+    FullyConnected, Layer, Layers, Manifest, ModelKind, Section, WeightLayout, MAX_DIM, MAX_LAYERS,
 };
 use crate::plan::{self, Plan, Slot};
 use crate::{dequantize, quantize, Error, QuantParams};
@@ -246,9 +246,15 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    fn fully_connected_view(&self, fc: &FullyConnected) -> Result<FullyConnectedView<'a>, Error> {
+    /// The kernel's view of one of this model's fully connected layers (its sections borrowed
+    /// from the blob): for calling kernels directly, as benchmarks do.
+    pub fn fully_connected_view(
+        &self,
+        fc: &FullyConnected,
+    ) -> Result<FullyConnectedView<'a>, Error> {
         Ok(FullyConnectedView {
             weights: kernels::bytes_as_i8(self.section(fc.weights)?),
+            layout: fc.layout,
             bias: self.section(fc.bias)?,
             multipliers: self.section(fc.multipliers)?,
             shifts: self.section(fc.shifts)?,
@@ -435,10 +441,13 @@ impl<'b> SectionCheck<'b> {
 }
 
 fn validate_fully_connected(fc: &FullyConnected, sections: &SectionCheck<'_>) -> Result<(), Error> {
-    let weights = fc
-        .input_len
-        .checked_mul(fc.output_len)
-        .ok_or(Error::BadDimension)?;
+    if let WeightLayout::Unknown(_) = fc.layout {
+        return Err(Error::UnsupportedWeightLayout);
+    }
+    let weights =
+        kernels::layout::packed_len(fc.layout, fc.output_len as usize, fc.input_len as usize)
+            .and_then(|len| u32::try_from(len).ok())
+            .ok_or(Error::BadDimension)?;
     sections.check(fc.weights, weights, 1)?;
     sections.check(fc.bias, fc.output_len, 4)?;
     let multipliers = sections.check(fc.multipliers, fc.output_len, 4)?;

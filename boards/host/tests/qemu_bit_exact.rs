@@ -2,16 +2,21 @@
 //! qemu-m33 (Cortex-M33) and qemu-m55 (Cortex-M55 with Helium), each blob runs on every input
 //! row under `qemu-system-arm`, and every output byte must equal the host runtime's.
 //!
-//! Blobs: the LiteRT fixtures (`tests/fixtures/litert/*.tflite`, imported and built by the
-//! exporter, with their `*.input.csv` rows), a random multi-layer FullyConnected graph, and the
-//! quickstart blob (trained and exported exactly as `mote quickstart` does). Also checked: a corrupt or
+//! Models: the LiteRT fixtures (`tests/fixtures/litert/*.tflite`, imported by the exporter, with
+//! their `*.input.csv` rows), random multi-layer FullyConnected graphs (one with odd sizes, so
+//! every kernel tail runs), and the quickstart model (trained and quantised exactly as
+//! `mote quickstart` does), and the distilled VID+KD student (`tests/fixtures/distilled`,
+//! quantised as `mote train distill` does). Each is built twice: with portable row-major weights and with the
+//! weight layout the board's own kernel reads (`Target::for_build`), so both the portable and
+//! the SIMD paths (Armv7E-M DSP on m4/m7/m33, Helium on m55) are checked on every board. Also checked: a corrupt or
 //! missing model partition gives an error line and a nonzero exit status, never a fault.
 //!
 //! Without `qemu-system-arm` the tests fail when `CI` is set and are skipped loudly otherwise.
 
 use mote_boards::device::{self, DeviceRun};
 use mote_boards::{firmware, partition, qemu, Board, BoardError};
-use mote_exporter::blob::{build, ProvenanceInfo};
+use mote_exporter::blob::{build, build_for, ProvenanceInfo};
+use mote_exporter::{QuantGraph, Target};
 use mote_runtime::Model;
 use mote_tests::{random_mlp, read_i8_rows as read_rows};
 use std::path::PathBuf;
@@ -34,7 +39,7 @@ fn qemu_present() -> bool {
 
 struct Case {
     name: String,
-    blob: Vec<u8>,
+    graph: QuantGraph,
     rows: Vec<Vec<i8>>,
 }
 
@@ -58,23 +63,20 @@ fn cases() -> Vec<Case> {
         let bytes = std::fs::read(litert.join(format!("{name}.tflite"))).unwrap();
         let graph = mote_exporter::tflite::import(&bytes)
             .unwrap_or_else(|e| panic!("{name}: import failed: {e}"));
-        let blob = build(&graph, &ProvenanceInfo::default())
-            .unwrap_or_else(|e| panic!("{name}: build failed: {e}"));
         let rows = read_rows(&litert.join(format!("{name}.input.csv")));
-        cases.push(Case { name, blob, rows });
+        cases.push(Case { name, graph, rows });
     }
-    let graph = random_mlp(&[40, 64, 48, 9], 7);
-    let blob = build(&graph, &ProvenanceInfo::default()).expect("random MLP builds");
-    let rows = mote_boards::bench::pseudo_random_rows(24, 40);
-    cases.push(Case {
-        name: "random_mlp_40_64_48_9".into(),
-        blob,
-        rows,
-    });
+    for sizes in [&[40, 64, 48, 9][..], &[37, 13, 6], &[3, 5]] {
+        cases.push(Case {
+            name: format!("random_mlp {sizes:?}"),
+            graph: random_mlp(sizes, 7),
+            rows: mote_boards::bench::pseudo_random_rows(24, sizes[0]),
+        });
+    }
     // The quickstart blob, made as `mote quickstart` makes it, on real held-out digits.
     let made = mote_exporter::pipeline::quickstart(None, &mut |_| {}).expect("quickstart");
     let model = Model::parse(&made.blob).expect("quickstart blob parses");
-    let (_, test) = mote_train::data::digits().split_mod5();
+    let (train, test) = mote_train::data::digits().split_mod5();
     let rows = test.features[..40]
         .iter()
         .map(|features: &Vec<f32>| {
@@ -85,10 +87,35 @@ fn cases() -> Vec<Case> {
             row
         })
         .collect();
+    let range = mote_exporter::ptq::RangeMethod::MinMax;
+    let graph = mote_exporter::ptq::quantize_checkpoint(&made.checkpoint, &train.features, range)
+        .expect("quickstart checkpoint quantises");
     cases.push(Case {
         name: "quickstart digits".into(),
         rows,
-        blob: made.blob.clone(),
+        graph,
+    });
+    // The distilled student (VID+KD from the CNN teacher; tests/fixtures/distilled/README.md).
+    let path = repo().join("tests/fixtures/distilled/digits_vid_kd.safetensors");
+    let student = mote_train::Checkpoint::load(&path).expect("distilled student fixture");
+    let graph = mote_exporter::ptq::quantize_checkpoint(&student, &train.features, range)
+        .expect("the distilled student quantises");
+    let blob = build(&graph, &ProvenanceInfo::default()).expect("the student builds");
+    let student_model = Model::parse(&blob).expect("the student blob parses");
+    let rows = test.features[..40]
+        .iter()
+        .map(|features| {
+            let mut row = vec![0i8; student_model.input_len()];
+            student_model
+                .quantize_input(features, &mut row)
+                .expect("digits row");
+            row
+        })
+        .collect();
+    cases.push(Case {
+        name: "distilled student (VID+KD)".into(),
+        rows,
+        graph,
     });
     cases
 }
@@ -114,28 +141,39 @@ fn check_board(board_name: &str) {
         icount: false,
         ..qemu::Options::default()
     };
+    let target = Target::for_build(&board.target, &board.rustflags);
     for case in cases() {
-        let expected = host_outputs(&case.blob, &case.rows);
-        let run: DeviceRun = device::run_rows(&board, &case.blob, &case.rows, options)
-            .unwrap_or_else(|e| panic!("{board_name} / {}: {e}", case.name));
+        let name = format!("{} ({})", case.name, target.kernel_name());
+        let blob = build_for(&case.graph, &ProvenanceInfo::default(), target)
+            .unwrap_or_else(|e| panic!("{name}: build failed: {e}"));
+        check_blob(&board, &name, &blob, &case.rows, options);
+        if target.weight_layout() != Target::Portable.weight_layout() {
+            let name = format!("{} (portable layout)", case.name);
+            let blob = build(&case.graph, &ProvenanceInfo::default()).expect("portable build");
+            check_blob(&board, &name, &blob, &case.rows, options);
+        }
+    }
+}
+
+/// Runs `blob` on the board and compares every output byte with the host's.
+fn check_blob(board: &Board, name: &str, blob: &[u8], rows: &[Vec<i8>], options: qemu::Options) {
+    let board_name = &board.name;
+    {
+        let expected = host_outputs(blob, rows);
+        let run: DeviceRun = device::run_rows(board, blob, rows, options)
+            .unwrap_or_else(|e| panic!("{board_name} / {name}: {e}"));
         assert_eq!(
             run.outputs.len(),
-            case.rows.len(),
-            "{board_name} / {}: row count",
-            case.name
+            rows.len(),
+            "{board_name} / {name}: row count"
         );
         for (i, (device, host)) in run.outputs.iter().zip(&expected).enumerate() {
             assert_eq!(
                 device, host,
-                "{board_name} / {}: row {i}: device output differs from the host runtime",
-                case.name
+                "{board_name} / {name}: row {i}: device output differs from the host runtime"
             );
         }
-        eprintln!(
-            "{board_name}: {} — {} rows bit-exact",
-            case.name,
-            case.rows.len()
-        );
+        eprintln!("{board_name}: {name} — {} rows bit-exact", rows.len());
     }
 }
 

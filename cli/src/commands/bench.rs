@@ -1,17 +1,32 @@
 //! `mote bench`: instruction counts, flash and RAM of a blob on an emulated board.
 
-use super::{read_file, Result};
+use super::{kernel_bench, read_file, Result};
 use crate::table::read_rows;
 use std::path::PathBuf;
 
 /// Arguments of `mote bench`.
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["blob", "kernels"])))]
 pub struct Args {
     /// The .mote blob.
-    blob: PathBuf,
+    #[arg(requires = "board")]
+    blob: Option<PathBuf>,
     /// An emulated board (a folder of `boards/` with a `[qemu]` table), e.g. `qemu-m4`.
     #[arg(long)]
-    board: String,
+    board: Option<String>,
+    /// Instead of a blob: the fully connected kernels on generated layers, per core, plus the
+    /// host's portable and AVX2 kernels (MAC/s).
+    #[arg(long, conflicts_with_all = ["blob", "board", "rows"])]
+    kernels: bool,
+    /// With --kernels: the emulated boards, comma-separated.
+    #[arg(long, default_value = kernel_bench::DEFAULT_BOARDS, requires = "kernels")]
+    boards: String,
+    /// With --kernels: single layers IN x OUT and MLPs A-B-C, comma-separated.
+    #[arg(long, default_value = kernel_bench::DEFAULT_SIZES, requires = "kernels")]
+    sizes: String,
+    /// With --kernels: also write the generated blobs into this folder.
+    #[arg(long, requires = "kernels")]
+    keep_blobs: Option<PathBuf>,
     /// Input rows: CSV, one row of int8 values per line (default: 16 fixed pseudo-random rows).
     #[arg(long)]
     rows: Option<PathBuf>,
@@ -23,21 +38,56 @@ pub struct Args {
 /// Builds the firmware for the board (cached), runs the blob under QEMU with `-icount shift=0`
 /// and prints instructions for parse and per inference, per layer, flash and RAM bytes.
 pub fn run(args: Args) -> Result {
-    let blob = read_file(&args.blob)?;
+    if args.kernels {
+        return kernels(&args);
+    }
+    let (Some(path), Some(board)) = (&args.blob, &args.board) else {
+        return Err("give a blob and --board, or --kernels".into());
+    };
+    let blob = read_file(path)?;
     let rows = match &args.rows {
         Some(path) => Some(read_rows::<i8>(path)?),
         None => None,
     };
     eprintln!(
         "building the firmware for {} and running it under QEMU ...",
-        args.board
+        board
     );
-    let report =
-        mote_boards::bench(&args.board, &blob, rows.as_deref()).map_err(|e| e.to_string())?;
+    let report = mote_boards::bench(board, &blob, rows.as_deref()).map_err(|e| e.to_string())?;
     if args.json {
         outln!("{}", report.to_json());
     } else {
         outln!("{report}");
+    }
+    Ok(())
+}
+
+/// `mote bench --kernels`: the kernel table.
+fn kernels(args: &Args) -> Result {
+    let list = |text: &str| -> Vec<String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let (boards, sizes) = (list(&args.boards), list(&args.sizes));
+    eprintln!(
+        "building the firmware for {} and running {} generated models under QEMU ...",
+        boards.join(", "),
+        sizes.len()
+    );
+    let devices = kernel_bench::device_table(&boards, &sizes, args.keep_blobs.as_deref())?;
+    eprintln!("timing the host kernels ...");
+    let host = kernel_bench::host_table(&sizes)?;
+    if args.json {
+        let json = serde_json::json!({ "devices": devices, "host": host });
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
+        );
+    } else {
+        out!("{}", kernel_bench::render(&devices, &host));
     }
     Ok(())
 }

@@ -1,12 +1,16 @@
 //! One module per `mote` subcommand.
 
 pub mod bench;
+pub mod distill;
+pub mod eval;
 pub mod export;
 pub mod flash;
 pub mod inspect;
+pub mod kernel_bench;
 pub mod quickstart;
 pub mod run;
 pub mod train;
+pub mod train_gp;
 
 /// Errors of the CLI are reported as text; each command says what failed and where.
 pub type Result<T = ()> = std::result::Result<T, String>;

