@@ -4,18 +4,20 @@
 use crate::error::ExportError;
 use crate::ptq::{quantize_checkpoint, RangeMethod};
 use crate::report::{compare, Report};
-use crate::{build, ProvenanceInfo};
+use crate::{build_for, ProvenanceInfo, Target};
 use mote_train::data::Dataset;
 use mote_train::{Checkpoint, EpochReport, TrainConfig};
 
 /// Quantises `checkpoint` calibrated on `train`, measures float against int8 on `test`, and
-/// records those metrics and the training data's fingerprint in the blob's provenance.
+/// records those metrics and the training data's fingerprint in the blob's provenance; the
+/// weights are packed for `target`.
 pub fn export_checkpoint(
     checkpoint: &Checkpoint,
     train: &Dataset,
     test: &Dataset,
     range: RangeMethod,
     source: &str,
+    target: Target,
 ) -> Result<(Vec<u8>, Report), ExportError> {
     let graph = quantize_checkpoint(checkpoint, &train.features, range)?;
     let mut provenance = ProvenanceInfo {
@@ -24,13 +26,13 @@ pub fn export_checkpoint(
         metrics: Vec::new(),
     };
     // Measure the blob, then record what was measured in it (metrics do not change the layers).
-    let draft = build(&graph, &provenance)?;
+    let draft = build_for(&graph, &provenance, target)?;
     let report = compare(checkpoint, &draft, test).map_err(ExportError::SelfCheck)?;
     provenance.metrics = vec![
         (format!("float_{}", report.metric), report.float as f32),
         (format!("int8_{}", report.metric), report.int8 as f32),
     ];
-    let blob = build(&graph, &provenance)?;
+    let blob = build_for(&graph, &provenance, target)?;
     let report = Report {
         blob_bytes: blob.len(),
         ..report
@@ -68,6 +70,7 @@ pub fn quickstart(
         &test,
         RangeMethod::MinMax,
         "quickstart: bundled digits",
+        Target::Portable,
     )?;
     Ok(Quickstart {
         checkpoint,

@@ -3,7 +3,7 @@
 use crate::header::{Header, HEADER_LEN, SECTION_ALIGN};
 use crate::kernels::{self, FullyConnectedView};
 use crate::manifest::{
-    FullyConnected, Layer, Layers, Manifest, ModelKind, Section, WeightLayout, MAX_DIM, MAX_LAYERS,
+    FullyConnected, Layer, Layers, Manifest, ModelKind, Section, MAX_DIM, MAX_LAYERS,
 };
 use crate::plan::{self, Plan, Slot};
 use crate::{dequantize, quantize, Error, QuantParams};
@@ -18,6 +18,9 @@ pub struct Model<'a> {
     layer_bytes: &'a [u8],
     layer_count: usize,
     plan: Plan,
+    /// No fully connected weight is -128 (checked at parse on x86-64 only, where the AVX2
+    /// kernel can then negate weights; elsewhere `false` and never scanned).
+    symmetric_weights: bool,
 }
 
 impl<'a> Model<'a> {
@@ -38,12 +41,26 @@ impl<'a> Model<'a> {
         let layers = Layers::new(rest)?;
         let (layer_bytes, layer_count) = (layers.rest(), layers.remaining());
         let plan = validate(&manifest, layers, blob, header.data_start())?;
-        Ok(Model {
+        let mut model = Model {
             blob,
             manifest,
             layer_bytes,
             layer_count,
             plan,
+            symmetric_weights: false,
+        };
+        model.symmetric_weights = cfg!(target_arch = "x86_64") && model.weights_are_symmetric();
+        Ok(model)
+    }
+
+    /// True when no fully connected weight is -128, as the int8 spec (weights in -127..=127)
+    /// requires of every exporter; a scan over all weights.
+    fn weights_are_symmetric(&self) -> bool {
+        self.layers().all(|layer| match layer {
+            Layer::FullyConnected(fc) => self
+                .section(fc.weights)
+                .is_ok_and(|weights| !weights.contains(&0x80)),
+            _ => true,
         })
     }
 
@@ -255,6 +272,7 @@ impl<'a> Model<'a> {
         Ok(FullyConnectedView {
             weights: kernels::bytes_as_i8(self.section(fc.weights)?),
             layout: fc.layout,
+            symmetric_weights: self.symmetric_weights,
             bias: self.section(fc.bias)?,
             multipliers: self.section(fc.multipliers)?,
             shifts: self.section(fc.shifts)?,
@@ -441,7 +459,7 @@ impl<'b> SectionCheck<'b> {
 }
 
 fn validate_fully_connected(fc: &FullyConnected, sections: &SectionCheck<'_>) -> Result<(), Error> {
-    if let WeightLayout::Unknown(_) = fc.layout {
+    if !kernels::supports(fc.layout) {
         return Err(Error::UnsupportedWeightLayout);
     }
     let weights =

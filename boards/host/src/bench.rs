@@ -72,6 +72,43 @@ pub struct Memory {
     pub stack: u64,
 }
 
+/// What the runtime adds to the flash of a firmware that runs an MLP blob.
+#[derive(Debug, Clone, Serialize)]
+pub struct Footprint {
+    /// The board.
+    pub board: String,
+    /// Sections of `mote-footprint` without the runtime.
+    pub bare: Sections,
+    /// Sections of `mote-footprint` parsing, validating and running a blob with the runtime.
+    pub with_runtime: Sections,
+    /// The runtime's cargo features in `with_runtime`.
+    pub features: Vec<String>,
+    /// `text + rodata` of `with_runtime` minus that of `bare`: the runtime's code and constants
+    /// (parse, validation, every kernel an MLP blob can name).
+    pub runtime_bytes: u64,
+}
+
+/// Builds the footprint probe (`firmware/footprint`) for `board_name` without the runtime and
+/// with it (its cargo `features`, e.g. only the weight layout the board's kernel reads), and
+/// compares their sizes.
+pub fn footprint(board_name: &str, features: &[&str]) -> Result<Footprint, BoardError> {
+    let board = Board::load(board_name)?;
+    let sections = |runtime: Option<&[&str]>| -> Result<Sections, BoardError> {
+        let path = firmware::build_footprint(&board, runtime)?;
+        let bytes = std::fs::read(&path).map_err(io(format!("{}", path.display())))?;
+        Ok(Elf::parse(&bytes)?.sections())
+    };
+    let (bare, with_runtime) = (sections(None)?, sections(Some(features))?);
+    let code = |s: &Sections| s.text + s.rodata;
+    Ok(Footprint {
+        board: board.name.clone(),
+        runtime_bytes: code(&with_runtime).saturating_sub(code(&bare)),
+        features: features.iter().map(|f| f.to_string()).collect(),
+        bare,
+        with_runtime,
+    })
+}
+
 /// Input rows used when the caller gives none: deterministic pseudo-random int8 values.
 pub const DEFAULT_ROWS: usize = 16;
 

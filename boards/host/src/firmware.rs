@@ -18,6 +18,8 @@ use std::process::Command;
 
 /// Name of the Cortex-M firmware package and binary (a board's default `firmware`).
 pub const BINARY: &str = "mote-firmware";
+/// The footprint probe (`firmware/footprint`), built with [`build_footprint`].
+pub const FOOTPRINT: &str = "mote-footprint";
 /// The sensor example for the nRF52840-DK (`firmware/sensor-nrf52840`), built with [`build_app`].
 pub const SENSOR_NRF52840: &str = "mote-sensor-nrf52840";
 
@@ -97,21 +99,61 @@ pub fn build_app(board: &Board, package: &str) -> Result<PathBuf, BoardError> {
     check_elf(app_elf_path(board, package))
 }
 
+/// Builds the footprint probe for `board`, with the runtime (features `runtime` and
+/// `runtime_features`, e.g. the weight layout `row-quads`) or without it, and returns the ELF's
+/// path. Each variant has its own target directory.
+pub fn build_footprint(
+    board: &Board,
+    runtime_features: Option<&[&str]>,
+) -> Result<PathBuf, BoardError> {
+    let variant = if runtime_features.is_some() {
+        "runtime"
+    } else {
+        "bare"
+    };
+    let target = dir()
+        .join("target")
+        .join(format!("{}-footprint-{variant}", board.name));
+    let features: Vec<String> = match runtime_features {
+        Some(extra) => {
+            let list: Vec<&str> = std::iter::once("runtime")
+                .chain(extra.iter().copied())
+                .collect();
+            vec!["--features".to_string(), list.join(",")]
+        }
+        None => Vec::new(),
+    };
+    cargo_build_in(board, FOOTPRINT, &features, target.clone())?;
+    check_elf(target.join(&board.target).join("release").join(FOOTPRINT))
+}
+
 fn cargo_build(
     board: &Board,
     package: &str,
     feature_args: &[String],
     features: Features,
 ) -> Result<(), BoardError> {
+    cargo_build_in(board, package, feature_args, target_dir(board, features))
+}
+
+/// `cargo build --release` of `package` for `board` with extra `args`, in `target_dir`.
+fn cargo_build_in(
+    board: &Board,
+    package: &str,
+    args: &[String],
+    target_dir: PathBuf,
+) -> Result<(), BoardError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .current_dir(dir())
         .args(["build", "--release", "--quiet", "--package", package])
         .args(["--bin", package, "--target"])
         .arg(&board.target)
-        .args(feature_args)
+        .args(args)
         .arg("--target-dir")
-        .arg(target_dir(board, features))
+        .arg(target_dir);
+    let output = command
         .env("MOTE_BOARD", &board.name)
         // The board's flags replace any the caller's environment carries (they would otherwise
         // leak host-only flags into a thumb build, or be overridden by them).

@@ -22,7 +22,7 @@ pub mod log;
 pub mod partition;
 pub mod qemu;
 
-pub use bench::{bench, BenchReport};
+pub use bench::{bench, footprint, BenchReport, Footprint};
 pub use board::{Board, ProbeConfig, QemuConfig};
 pub use device::{run_rows, DeviceRun};
 pub use error::BoardError;

@@ -58,3 +58,21 @@ fn sensor_app_builds_for_the_nrf52840_dk() {
         .unwrap_or_else(|e| panic!("{}: {e}", firmware::SENSOR_NRF52840));
     check(&board, &elf_path);
 }
+
+#[test]
+fn footprint_probe_measures_the_runtime() {
+    let footprint = mote_boards::footprint("qemu-m4", &["row-quads"]).unwrap();
+    let (bare, with) = (&footprint.bare, &footprint.with_runtime);
+    assert!(bare.text > 0 && with.text > bare.text, "{footprint:?}");
+    assert_eq!(
+        footprint.runtime_bytes,
+        with.text + with.rodata - bare.text - bare.rodata
+    );
+    // The runtime is real code (parse, CRC table, kernels), and an MLP firmware's share of
+    // flash is bounded: a regression guard, not the target (see `mote bench --kernels`).
+    assert!(
+        (4_000..24_000).contains(&footprint.runtime_bytes),
+        "runtime code {} bytes",
+        footprint.runtime_bytes
+    );
+}

@@ -78,16 +78,18 @@ fn kernels(args: &Args) -> Result {
         sizes.len()
     );
     let devices = kernel_bench::device_table(&boards, &sizes, args.keep_blobs.as_deref())?;
+    let footprints = kernel_bench::footprints(&boards)?;
     eprintln!("timing the host kernels ...");
     let host = kernel_bench::host_table(&sizes)?;
     if args.json {
-        let json = serde_json::json!({ "devices": devices, "host": host });
+        let json =
+            serde_json::json!({ "devices": devices, "footprints": footprints, "host": host });
         outln!(
             "{}",
             serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
         );
     } else {
-        out!("{}", kernel_bench::render(&devices, &host));
+        out!("{}", kernel_bench::render(&devices, &host, &footprints));
     }
     Ok(())
 }

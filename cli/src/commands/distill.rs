@@ -313,6 +313,7 @@ impl StudentPlan<'_> {
             self.test,
             RangeMethod::MinMax,
             &source,
+            mote_exporter::Target::Portable,
         )
         .map_err(|e| e.to_string())?;
         Ok(Student {

@@ -3,7 +3,7 @@
 use super::{read_file, write_file, Result};
 use mote_exporter::pipeline::export_checkpoint;
 use mote_exporter::ptq::RangeMethod;
-use mote_exporter::{build, tflite, ProvenanceInfo};
+use mote_exporter::{build_for, tflite, ProvenanceInfo, Target};
 use mote_train::Checkpoint;
 use std::path::PathBuf;
 
@@ -23,6 +23,11 @@ pub struct Args {
     /// Take activation ranges at this percentile (e.g. 99.99) instead of min/max.
     #[arg(long)]
     percentile: Option<f32>,
+    /// The core the blob is for: its weights are packed the way that core's fastest kernel
+    /// reads them (portable, x86-64, cortex-m0plus, riscv32, cortex-m4, cortex-m7, cortex-m33,
+    /// cortex-m55). Any runtime build still runs the blob.
+    #[arg(long, default_value = "portable")]
+    target: Target,
     /// Where to write the blob [default: the input path with extension .mote].
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -46,7 +51,7 @@ pub fn run(args: Args) -> Result {
             source: path.display().to_string(),
             ..Default::default()
         };
-        build(&graph, &provenance).map_err(|e| e.to_string())?
+        build_for(&graph, &provenance, args.target).map_err(|e| e.to_string())?
     } else {
         let data_path = args
             .data
@@ -59,8 +64,9 @@ pub fn run(args: Args) -> Result {
             .percentile
             .map_or(RangeMethod::MinMax, RangeMethod::Percentile);
         let source = input.display().to_string();
-        let (blob, report) = export_checkpoint(&checkpoint, &train, &test, range, &source)
-            .map_err(|e| e.to_string())?;
+        let (blob, report) =
+            export_checkpoint(&checkpoint, &train, &test, range, &source, args.target)
+                .map_err(|e| e.to_string())?;
         outln!("{report}");
         blob
     };

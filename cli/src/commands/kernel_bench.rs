@@ -145,7 +145,8 @@ pub fn host_table(sizes: &[String]) -> Result<Vec<HostRow>> {
 
 type Kernel = fn(&FullyConnectedView<'_>, &[i8], &mut [i8]);
 
-/// Mean time of one pass through `layers`, each run on a fixed input, over about 0.3 s.
+/// Time of one pass through `layers`, each run on a fixed input: the best of 7 trials of
+/// about 40 ms each (the minimum is the figure least disturbed by other work on the machine).
 fn time(layers: &[FullyConnectedView<'_>], kernel: Kernel) -> Duration {
     let widest = layers
         .iter()
@@ -164,17 +165,43 @@ fn time(layers: &[FullyConnectedView<'_>], kernel: Kernel) -> Duration {
             std::hint::black_box(&mut output);
         }
     };
-    let start = Instant::now();
-    let mut passes = 0u32;
-    while start.elapsed() < Duration::from_millis(300) || passes < 10 {
-        pass();
-        passes += 1;
-    }
-    start.elapsed() / passes
+    (0..7)
+        .map(|_| {
+            let start = Instant::now();
+            let mut passes = 0u32;
+            while start.elapsed() < Duration::from_millis(40) || passes < 3 {
+                pass();
+                passes += 1;
+            }
+            start.elapsed() / passes
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// The runtime's flash footprint on every board (see [`mote_boards::footprint`]), built with
+/// only the weight layout the board's kernel reads, as an MLP firmware for it would be.
+pub fn footprints(boards: &[String]) -> Result<Vec<mote_boards::Footprint>> {
+    boards
+        .iter()
+        .map(|name| {
+            eprintln!("  {name}: footprint probe with and without the runtime ...");
+            let board = Board::load(name).map_err(|e| e.to_string())?;
+            let layout = match Target::for_build(&board.target, &board.rustflags).weight_layout() {
+                mote_runtime::manifest::WeightLayout::RowQuads => "row-quads",
+                _ => "row-major",
+            };
+            mote_boards::footprint(name, &[layout]).map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// The table as text.
-pub fn render(devices: &[DeviceRow], host: &[HostRow]) -> String {
+pub fn render(
+    devices: &[DeviceRow],
+    host: &[HostRow],
+    footprints: &[mote_boards::Footprint],
+) -> String {
     let mut text = String::new();
     if !devices.is_empty() {
         text.push_str("instructions per inference (QEMU -icount shift=0, SysTick; not cycles):\n");
@@ -191,6 +218,20 @@ pub fn render(devices: &[DeviceRow], host: &[HostRow]) -> String {
                 row.kernel,
                 row.instructions,
                 row.instructions_per_mac
+            ));
+        }
+    }
+    if !footprints.is_empty() {
+        text.push_str(
+            "runtime flash for a firmware that runs an MLP blob (text + rodata, vectors and blob apart):\n",
+        );
+        for f in footprints {
+            text.push_str(&format!(
+                "  {:<9} {:>6} bytes ({:.1} KiB): parse, validation, every MLP kernel ({})\n",
+                f.board,
+                f.runtime_bytes,
+                f.runtime_bytes as f64 / 1024.0,
+                f.features.join(", ")
             ));
         }
     }

@@ -45,7 +45,16 @@ fn extreme_i8() -> impl Strategy<Value = i8> {
 
 fn case() -> impl Strategy<Value = Case> {
     (1usize..38, 1usize..80).prop_flat_map(|(rows, cols)| {
-        let weights = prop::collection::vec(extreme_i8().prop_map(|w| w.max(-127)), rows * cols);
+        // Half the cases keep to the int8 spec's -127..=127 (kernels may take a faster path).
+        let weights = (
+            prop::collection::vec(extreme_i8(), rows * cols),
+            any::<bool>(),
+        )
+            .prop_map(|(w, spec)| {
+                w.into_iter()
+                    .map(|w| if spec { w.max(-127) } else { w })
+                    .collect()
+            });
         let input = prop::collection::vec(extreme_i8(), cols);
         let bias = prop::collection::vec(
             prop_oneof![
@@ -84,6 +93,7 @@ impl Case {
         FullyConnectedView {
             weights,
             layout,
+            symmetric_weights: !weights.contains(&-128),
             bias: &self.bias,
             multipliers: &self.multipliers,
             shifts: &self.shifts,

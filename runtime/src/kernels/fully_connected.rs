@@ -12,6 +12,9 @@ pub struct FullyConnectedView<'a> {
     pub weights: &'a [i8],
     /// The order of `weights`, which picks the kernel.
     pub layout: WeightLayout,
+    /// Known: no weight is -128 (the int8 spec's -127..=127), so a kernel may negate weights.
+    /// `false` when unknown; kernels then take a path that does not need it.
+    pub symmetric_weights: bool,
     /// Folded biases, little-endian i32, one per output.
     pub bias: &'a [u8],
     /// Q31 multipliers, little-endian i32, one per output.
@@ -89,6 +92,7 @@ mod tests {
         let layer = FullyConnectedView {
             weights: &weights,
             layout: WeightLayout::RowMajor,
+            symmetric_weights: false,
             bias: &bias,
             multipliers: &mult,
             shifts: &[0, 0],

@@ -32,16 +32,31 @@ pub mod reference {
 /// Chosen at compile time from the target (see `build.rs`): the [`arm_dsp`] kernels on
 /// Armv7E-M and DSP-capable Armv8-M, [`helium`] on the Cortex-M55, [`x86_avx2`] on x86-64
 /// hosts whose CPU has AVX2 (detected at run time), the [`reference`] kernels otherwise.
-/// Writes `min(output.len(), rows)` outputs; the caller passes matching lengths. A layout the
-/// runtime does not know writes nothing (parsing already refused it).
+/// Writes `min(output.len(), rows)` outputs; the caller passes matching lengths. A layout this
+/// build does not run (see [`supports`]) writes nothing: parsing already refused it.
 pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
     match layer.layout {
+        #[cfg(feature = "row-major")]
         WeightLayout::RowMajor => row_major(layer, input, output),
+        #[cfg(feature = "row-quads")]
         WeightLayout::RowQuads => row_quads(layer, input, output),
-        WeightLayout::Unknown(_) => {}
+        _ => {
+            let _ = (input, output);
+        }
     }
 }
 
+/// Whether this build runs fully connected weights in `layout` (cargo features `row-major`
+/// and `row-quads`, both on by default). Parsing refuses blobs that need a layout it does not.
+pub const fn supports(layout: WeightLayout) -> bool {
+    match layout {
+        WeightLayout::RowMajor => cfg!(feature = "row-major"),
+        WeightLayout::RowQuads => cfg!(feature = "row-quads"),
+        WeightLayout::Unknown(_) => false,
+    }
+}
+
+#[cfg(feature = "row-major")]
 fn row_major(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
     #[cfg(mote_arm_dsp)]
     return arm_dsp::fully_connected(layer, input, output);
@@ -55,6 +70,7 @@ fn row_major(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
     fully_connected::fully_connected(layer, input, output)
 }
 
+#[cfg(feature = "row-quads")]
 fn row_quads(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
     #[cfg(mote_arm_dsp)]
     return arm_dsp::fully_connected_row_quads(layer, input, output);
