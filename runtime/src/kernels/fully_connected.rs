@@ -59,7 +59,9 @@ pub(crate) fn requantize(
 ) -> i8 {
     let scaled = multiply_by_quantized_multiplier(bias.wrapping_add(dot), multiplier, shift);
     let (min, max) = (layer.activation_min as i32, layer.activation_max as i32);
-    scaled.wrapping_add(layer.output_offset).clamp(min, max) as i8
+    // `max` then `min` rather than `clamp`, which panics when min > max (parsing rules that
+    // out, but a kernel must not panic whatever view it is handed).
+    scaled.wrapping_add(layer.output_offset).max(min).min(max) as i8
 }
 
 /// `((bias, multiplier), shift)` of output `index` (zeros past the end, which a validated
