@@ -73,50 +73,37 @@ fn cases() -> Vec<Case> {
             rows: mote_boards::bench::pseudo_random_rows(24, sizes[0]),
         });
     }
-    // The quickstart blob, made as `mote quickstart` makes it, on real held-out digits.
-    let made = mote_exporter::pipeline::quickstart(None, &mut |_| {}).expect("quickstart");
-    let model = Model::parse(&made.blob).expect("quickstart blob parses");
+    // Two digits models trained as the CLI trains them, on real held-out digits: the quickstart
+    // MLP, and the distilled VID+KD student (tests/fixtures/distilled/README.md).
     let (train, test) = mote_train::data::digits().split_mod5();
-    let rows = test.features[..40]
-        .iter()
-        .map(|features: &Vec<f32>| {
-            let mut row = vec![0i8; model.input_len()];
-            model
-                .quantize_input(features, &mut row)
-                .expect("digits row");
-            row
-        })
-        .collect();
-    let range = mote_exporter::ptq::RangeMethod::MinMax;
-    let graph = mote_exporter::ptq::quantize_checkpoint(&made.checkpoint, &train.features, range)
-        .expect("quickstart checkpoint quantises");
-    cases.push(Case {
-        name: "quickstart digits".into(),
-        rows,
-        graph,
-    });
-    // The distilled student (VID+KD from the CNN teacher; tests/fixtures/distilled/README.md).
+    let made = mote_exporter::pipeline::quickstart(None, &mut |_| {}).expect("quickstart");
     let path = repo().join("tests/fixtures/distilled/digits_vid_kd.safetensors");
     let student = mote_train::Checkpoint::load(&path).expect("distilled student fixture");
-    let graph = mote_exporter::ptq::quantize_checkpoint(&student, &train.features, range)
-        .expect("the distilled student quantises");
-    let blob = build(&graph, &ProvenanceInfo::default()).expect("the student builds");
-    let student_model = Model::parse(&blob).expect("the student blob parses");
-    let rows = test.features[..40]
-        .iter()
-        .map(|features| {
-            let mut row = vec![0i8; student_model.input_len()];
-            student_model
-                .quantize_input(features, &mut row)
-                .expect("digits row");
-            row
-        })
-        .collect();
-    cases.push(Case {
-        name: "distilled student (VID+KD)".into(),
-        rows,
-        graph,
-    });
+    for (name, checkpoint) in [
+        ("quickstart digits", &made.checkpoint),
+        ("distilled student (VID+KD)", &student),
+    ] {
+        let range = mote_exporter::ptq::RangeMethod::MinMax;
+        let graph = mote_exporter::ptq::quantize_checkpoint(checkpoint, &train.features, range)
+            .unwrap_or_else(|e| panic!("{name}: quantisation failed: {e}"));
+        let blob = build(&graph, &ProvenanceInfo::default()).expect("digits model builds");
+        let model = Model::parse(&blob).expect("digits blob parses");
+        let rows = test.features[..40]
+            .iter()
+            .map(|features| {
+                let mut row = vec![0i8; model.input_len()];
+                model
+                    .quantize_input(features, &mut row)
+                    .expect("digits row");
+                row
+            })
+            .collect();
+        cases.push(Case {
+            name: name.into(),
+            rows,
+            graph,
+        });
+    }
     cases
 }
 
