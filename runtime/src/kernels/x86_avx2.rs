@@ -73,6 +73,18 @@ pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mu
     let Some(input) = input.get(..n).filter(|_| available()) else {
         return super::fully_connected::fully_connected(layer, input, output);
     };
+    // SAFETY: `available()` confirmed AVX2.
+    unsafe { fully_connected_avx2(layer, input, output) }
+}
+
+/// The whole layer compiled for AVX2, so that the dot products and the requantisation inline
+/// into one loop (a `target_feature` function cannot inline into a caller without it).
+///
+/// # Safety
+/// The CPU must support AVX2; `input` holds exactly `max(layer.input_len, 1)` values.
+#[target_feature(enable = "avx2")]
+unsafe fn fully_connected_avx2(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
+    let n = input.len();
     let blocks = layer.weights.chunks_exact(4 * n);
     let rest = blocks.remainder();
     let mut done = 0;
@@ -113,6 +125,7 @@ pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mu
 ///
 /// # Safety
 /// The CPU must support AVX2.
+#[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn requantize4(
     layer: &FullyConnectedView<'_>,
@@ -168,6 +181,7 @@ unsafe fn requantize4(
 ///
 /// # Safety
 /// The CPU must support AVX2.
+#[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn dot4(rows: [&[i8]; 4], x: &[i8]) -> [i32; 4] {
     let vectors = x.len() / LANES;
@@ -199,6 +213,7 @@ unsafe fn dot4(rows: [&[i8]; 4], x: &[i8]) -> [i32; 4] {
 ///
 /// # Safety
 /// The CPU must support AVX2.
+#[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn dot4_sign(rows: [&[i8]; 4], x: &[i8]) -> [i32; 4] {
     const WIDE: usize = 32;
