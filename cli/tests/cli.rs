@@ -332,3 +332,64 @@ fn train_gp_on_diabetes_meets_the_issue_5_bar_and_writes_a_loadable_file() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown kernel"));
 }
+
+#[test]
+fn gp_export_run_eval_and_inspect() {
+    let dir = scratch("gp_round_trip");
+    let params = repo().join("tests/fixtures/gp/diabetes_sgpr.gp.json");
+    let data = repo().join("data/diabetes.csv");
+    let blob = dir.join("diabetes.mote");
+    let report = ok(&["export", s(&params), "--data", s(&data), "-o", s(&blob)]);
+    assert!(
+        report.contains("max rel. error") && report.contains("f32"),
+        "{report}"
+    );
+    let fixed = dir.join("diabetes_fixed.mote");
+    let report = ok(&[
+        "export",
+        s(&params),
+        "--format",
+        "fixed",
+        "--data",
+        s(&data),
+        "-o",
+        s(&fixed),
+    ]);
+    assert!(report.contains("NLPD ratio"), "{report}");
+    for b in [&blob, &fixed] {
+        let eval = ok(&["eval", "gp", "--blob", s(b), "--data", s(&data)]);
+        let line = eval.lines().find(|l| l.starts_with("blob")).unwrap();
+        let values: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        // RMSE, NLPD, coverage: the issue's bar on the bundled diabetes data.
+        assert!(
+            values[0] <= 58.0 && values[1] <= 5.50 && values[2] > 0.85,
+            "{eval}"
+        );
+        let inspect = ok(&["inspect", s(b)]);
+        assert!(
+            inspect.contains("SparseGp") && inspect.contains("32 points"),
+            "{inspect}"
+        );
+    }
+    let rows = dir.join("rows.csv");
+    std::fs::write(
+        &rows,
+        "x1,x2,x3,x4,x5,x6,x7,x8,x9,x10\n50,1,25,90,180,100,45,4,4.6,90\n",
+    )
+    .unwrap();
+    let printed = ok(&["run", s(&blob), "--input", s(&rows)]);
+    let mut lines = printed.lines();
+    assert_eq!(lines.next(), Some("mean,sd"));
+    let values: Vec<f64> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(values[1] > 40.0 && values[1] < 80.0, "{printed}");
+    let out = mote(&["run", s(&blob), "--input", s(&rows), "--quantized"]);
+    assert!(!out.status.success());
+}

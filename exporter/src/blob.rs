@@ -6,7 +6,9 @@ use crate::graph::QuantGraph;
 use crate::lower::{lower, sections_mut, Lowered};
 use crate::target::Target;
 use mote_runtime::header::{align_up, Header, CRC_START, FORMAT_VERSION, HEADER_LEN};
-use mote_runtime::manifest::{Layer, Manifest, Metric, ModelKind, Provenance, TensorInfo};
+use mote_runtime::manifest::{
+    Layer, Manifest, Metric, ModelKind, Provenance, TensorInfo, MAX_METRICS,
+};
 use mote_runtime::plan::Plan;
 use mote_runtime::{crc32::crc32, Model};
 
@@ -38,15 +40,7 @@ pub fn build_for(
 ) -> Result<Vec<u8>, ExportError> {
     let lowered = lower(graph, target.weight_layout())?;
     let output = graph.ops.last().ok_or(ExportError::EmptyGraph)?;
-    let mut metrics = heapless::Vec::new();
-    for (name, value) in &provenance.metrics {
-        metrics
-            .push(Metric {
-                name,
-                value: *value,
-            })
-            .map_err(|_| ExportError::TooManyMetrics)?;
-    }
+    let metrics = metrics(provenance)?;
     let mut manifest = Manifest {
         kind: ModelKind::Mlp,
         input: TensorInfo {
@@ -71,30 +65,58 @@ pub fn build_for(
     Ok(bytes)
 }
 
+/// The provenance's metrics as the manifest holds them.
+pub(crate) fn metrics(
+    provenance: &ProvenanceInfo,
+) -> Result<heapless::Vec<Metric<'_>, MAX_METRICS>, ExportError> {
+    let mut metrics = heapless::Vec::new();
+    for (name, value) in &provenance.metrics {
+        metrics
+            .push(Metric {
+                name,
+                value: *value,
+            })
+            .map_err(|_| ExportError::TooManyMetrics)?;
+    }
+    Ok(metrics)
+}
+
 /// Assigns section offsets after the manifest and writes the blob. The manifest's length depends
 /// on the offsets (postcard uses varints), so this repeats until the layout is stable.
 fn place_and_write(manifest: &mut Manifest<'_>, lowered: &Lowered) -> Result<Vec<u8>, ExportError> {
-    let mut data_start = align_up(HEADER_LEN);
-    for _ in 0..8 {
+    assemble(&lowered.payloads, |offsets| {
         let mut layers = lowered.layers.clone();
         let mut input_transform = lowered.input_transform;
-        let mut offsets = Vec::with_capacity(lowered.payloads.len());
-        let mut end = data_start;
-        for payload in &lowered.payloads {
-            let offset = align_up(end);
-            offsets.push(offset);
-            end = offset + payload.len();
-        }
-        // No padding after the last section: every byte of a blob means something.
-        let total = end;
         let sections = layers.iter_mut().flat_map(sections_mut);
         for section in sections.chain(input_transform.as_mut()) {
             section.offset = offsets[section.offset as usize] as u32;
         }
         manifest.input_transform = input_transform;
         // The manifest, then the layers as a postcard sequence (FORMAT.md).
-        let encoded = postcard::to_allocvec(&(&*manifest, &layers))
-            .map_err(|e| ExportError::Encode(e.to_string()))?;
+        postcard::to_allocvec(&(&*manifest, &layers))
+            .map_err(|e| ExportError::Encode(e.to_string()))
+    })
+}
+
+/// Writes a blob: the header, the manifest `encode` returns for the payloads' offsets (from the
+/// blob start, each 16-aligned after the manifest), then the payloads. Postcard's varints make
+/// the manifest's length depend on the offsets, so this repeats until the layout is stable.
+pub(crate) fn assemble(
+    payloads: &[Vec<u8>],
+    mut encode: impl FnMut(&[usize]) -> Result<Vec<u8>, ExportError>,
+) -> Result<Vec<u8>, ExportError> {
+    let mut data_start = align_up(HEADER_LEN);
+    for _ in 0..8 {
+        let mut offsets = Vec::with_capacity(payloads.len());
+        let mut end = data_start;
+        for payload in payloads {
+            let offset = align_up(end);
+            offsets.push(offset);
+            end = offset + payload.len();
+        }
+        // No padding after the last section: every byte of a blob means something.
+        let total = end;
+        let encoded = encode(&offsets)?;
         let needed = align_up(HEADER_LEN + encoded.len());
         if needed > data_start {
             data_start = needed;
@@ -103,7 +125,7 @@ fn place_and_write(manifest: &mut Manifest<'_>, lowered: &Lowered) -> Result<Vec
         // Sections start at `data_start`; the gap after the manifest (if any) stays zero.
         let mut blob = vec![0u8; total.max(HEADER_LEN + encoded.len())];
         blob[HEADER_LEN..HEADER_LEN + encoded.len()].copy_from_slice(&encoded);
-        for (payload, &offset) in lowered.payloads.iter().zip(&offsets) {
+        for (payload, &offset) in payloads.iter().zip(&offsets) {
             blob[offset..offset + payload.len()].copy_from_slice(payload);
         }
         let mut header = Header {

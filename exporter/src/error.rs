@@ -50,6 +50,8 @@ pub enum ExportError {
     Calibration(String),
     /// A checkpoint layer cannot be exported.
     Checkpoint(String),
+    /// A GP parameter file cannot be exported (the message says why and what to do).
+    Gp(String),
 }
 
 impl fmt::Display for ExportError {
@@ -87,6 +89,7 @@ impl fmt::Display for ExportError {
             }
             ExportError::Calibration(e) => write!(f, "calibration: {e}"),
             ExportError::Checkpoint(e) => write!(f, "checkpoint: {e}"),
+            ExportError::Gp(e) => write!(f, "GP export: {e}"),
         }
     }
 }

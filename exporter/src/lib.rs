@@ -3,6 +3,7 @@
 //! Two ways in, one way out:
 //! - [`tflite`] imports an int8 `.tflite` flatbuffer into a [`QuantGraph`];
 //! - [`ptq`] quantises a float `mote-train` checkpoint with a calibration set;
+//! - [`gp`] turns a sparse GP parameter file into a GP blob (f32 or fixed point);
 //! - [`lower`] turns a [`QuantGraph`] into the runtime's fixed-point layers and [`blob`] writes
 //!   the bytes; [`evaluate`] runs a blob on real-valued rows through the runtime.
 #![deny(missing_docs)]
@@ -11,6 +12,7 @@ pub mod activation_params;
 pub mod blob;
 mod error;
 pub mod evaluate;
+pub mod gp;
 pub mod graph;
 pub mod lower;
 pub mod pipeline;

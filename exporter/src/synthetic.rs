@@ -69,3 +69,82 @@ pub fn random_mlp(sizes: &[usize], seed: u64) -> QuantGraph {
         ops,
     }
 }
+
+/// A random but deterministic sparse GP parameter file with `inducing` points and `inputs`
+/// inputs (RBF-ARD, Gaussian likelihood): for benchmarks and tests, where the shapes matter and
+/// the values only need to be those of a plausible posterior (`q_cov = L S_w Lᵀ` with the
+/// whitened covariance `S_w = R Rᵀ`, eigenvalues below 1 as for SGPR).
+pub fn random_gp(inducing: usize, inputs: usize, seed: u64) -> mote_train::gp::params::GpParams {
+    use mote_train::gp::kernels::Kernel;
+    use mote_train::gp::likelihood::Likelihood;
+    use mote_train::gp::params::{GpParams, ModelKind, FORMAT, FORMAT_VERSION};
+    use mote_train::gp::standardise::Standardiser;
+    use mote_train::tape::Matrix;
+    let mut rng = SplitMix(seed);
+    let mut uniform = move |lo: f64, hi: f64| {
+        lo + (hi - lo) * (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (m, d) = (inducing, inputs);
+    let kernel = Kernel::Rbf {
+        variance: uniform(0.5, 2.0),
+        lengthscales: (0..d).map(|_| uniform(1.0, 3.0)).collect(),
+    };
+    let z: Vec<Vec<f64>> = (0..m)
+        .map(|_| (0..d).map(|_| uniform(-2.0, 2.0)).collect())
+        .collect();
+    let jitter = 1e-6;
+    let mut kzz = kernel.symmetric(&Matrix::new(m, d, z.concat()));
+    for i in 0..m {
+        kzz.data[i * m + i] += jitter;
+    }
+    let l = mote_train::gp::linalg::cholesky(&kzz)
+        .unwrap_or_else(|| mote_train::gp::linalg::identity(m));
+    // T = L R with R lower triangular (diagonal 0.2..0.6, small entries below): q_cov = T Tᵀ.
+    let mut r = Matrix::zeros(m, m);
+    for i in 0..m {
+        for j in 0..i {
+            r.data[i * m + j] = uniform(-0.1, 0.1) / (m as f64).sqrt();
+        }
+        r.data[i * m + i] = uniform(0.2, 0.6);
+    }
+    let mut t = Matrix::zeros(m, m);
+    for i in 0..m {
+        for j in 0..=i {
+            t.data[i * m + j] = (j..=i).map(|k| l.get(i, k) * r.get(k, j)).sum();
+        }
+    }
+    let q_cov: Vec<Vec<f64>> = (0..m)
+        .map(|i| {
+            (0..m)
+                .map(|j| (0..m).map(|k| t.get(i, k) * t.get(j, k)).sum())
+                .collect()
+        })
+        .collect();
+    // Symmetric to the last bit: take the lower triangle for both halves.
+    let q_cov: Vec<Vec<f64>> = (0..m)
+        .map(|i| (0..m).map(|j| q_cov[i.max(j)][i.min(j)]).collect())
+        .collect();
+    GpParams {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        model: ModelKind::Sgpr,
+        input_dim: d,
+        kernel,
+        inducing_inputs: z,
+        q_mu: (0..m).map(|_| uniform(-1.5, 1.5)).collect(),
+        q_cov,
+        jitter,
+        likelihood: Likelihood::Gaussian {
+            variance: uniform(0.05, 0.3),
+        },
+        input_standardisation: Standardiser {
+            mean: (0..d).map(|_| uniform(-5.0, 5.0)).collect(),
+            scale: (0..d).map(|_| uniform(0.5, 4.0)).collect(),
+        },
+        target_standardisation: Standardiser {
+            mean: vec![uniform(-10.0, 10.0)],
+            scale: vec![uniform(1.0, 20.0)],
+        },
+        meta: Default::default(),
+    }
+}

@@ -1,5 +1,8 @@
 //! `mote-firmware`: runs the `.mote` blob stored in the board's model partition on every input
 //! row stored beside it, and reports the outputs, instruction ticks, and stack use over defmt.
+//! An MLP blob reads rows of int8 values and reports int8 outputs; a sparse GP blob reads rows
+//! of little-endian f32 features and reports, per output, its f32 mean and variance as 8
+//! little-endian bytes.
 //!
 //! One build serves any blob: the model lives in a flash partition that `memory.x` reserves
 //! (`_mote_partition_start .. _mote_partition_end`) and that the host writes separately. The
@@ -23,9 +26,10 @@ use defmt_rtt as _;
 use defmt_semihosting as _;
 // Also links the panic and HardFault handlers (its feature `cortex-m`).
 use mote_firmware_common::{
-    check_model, exit, partition_region, read_partition, reject_blob, Capacity, EXIT_OK, EXIT_RUN,
+    check_gp_model, check_model, exit, partition::Partition, partition_region, read_partition,
+    reject_blob, Capacity, EXIT_FIT, EXIT_OK, EXIT_RUN,
 };
-use mote_runtime::Model;
+use mote_runtime::{AnyModel, GpModel, Model};
 
 #[cfg(all(feature = "rtt", feature = "semihosting"))]
 compile_error!("choose one defmt transport: feature `rtt` needs `--no-default-features`");
@@ -42,6 +46,9 @@ static BOOT2: [u8; 256] = rp2040_boot2::BOOT_LOADER_W25Q080;
 pub const ARENA_CAPACITY: usize = 64 * 1024;
 /// Largest model output the firmware holds.
 pub const OUTPUT_CAPACITY: usize = 4096;
+
+/// Most outputs of a GP blob the firmware holds (a mean and a variance each).
+const GP_OUTPUTS: usize = 64;
 
 /// Layers whose time `layer-timing` reports (deeper ones still run, untimed).
 #[cfg(feature = "layer-timing")]
@@ -93,7 +100,7 @@ fn run() -> Result<(), i32> {
     let partition = read_partition(region, address)?;
 
     let start = clock::now();
-    let parsed = Model::parse(partition.blob);
+    let parsed = AnyModel::parse(partition.blob);
     let parse_ticks = clock::now().wrapping_sub(start);
     let model = parsed.map_err(reject_blob)?;
     defmt::println!("mote: parse ticks={=u64}", parse_ticks);
@@ -101,10 +108,23 @@ fn run() -> Result<(), i32> {
         arena: ARENA_CAPACITY,
         output: OUTPUT_CAPACITY,
     };
-    check_model(&model, &partition, capacity)?;
+    match model {
+        AnyModel::Mlp(model) => run_mlp(&model, &partition, capacity, buffers),
+        AnyModel::SparseGp(model) => run_gp(&model, &partition, capacity, buffers),
+    }
+}
+
+/// Runs every row of an MLP blob.
+fn run_mlp(
+    model: &Model<'_>,
+    partition: &Partition<'_>,
+    capacity: Capacity,
+    buffers: &mut Buffers,
+) -> Result<(), i32> {
+    check_model(model, partition, capacity)?;
 
     let mut layer_store: runner::LayerStore = [None; runner::DECODED_LAYERS];
-    let runner = runner::Runner::new(&model, &mut layer_store);
+    let runner = runner::Runner::new(model, &mut layer_store);
     let output = &mut buffers.output[..model.output_len()];
     #[cfg(feature = "layer-timing")]
     let mut layer_ticks = [0u64; TIMED_LAYERS];
@@ -156,11 +176,84 @@ fn run() -> Result<(), i32> {
             );
         }
     }
+    finish(partition, run_ticks);
+    Ok(())
+}
+
+/// Runs every row of a sparse GP blob: f32 features in, per output the mean and the variance
+/// out as little-endian f32 bytes.
+fn run_gp(
+    model: &GpModel<'_>,
+    partition: &Partition<'_>,
+    capacity: Capacity,
+    buffers: &mut Buffers,
+) -> Result<(), i32> {
+    check_gp_model(model, partition, capacity, GP_OUTPUTS)?;
+    let outputs = model.output_len();
+    let mut mean = [0.0f32; GP_OUTPUTS];
+    let mut variance = [0.0f32; GP_OUTPUTS];
+    let (Some(mean), Some(variance)) = (mean.get_mut(..outputs), variance.get_mut(..outputs))
+    else {
+        return Err(EXIT_FIT);
+    };
+    let Some(output) = buffers.output.get_mut(..8 * outputs) else {
+        return Err(EXIT_FIT);
+    };
+    let mut run_ticks = 0u64;
+    #[cfg(feature = "layer-timing")]
+    let mut gp_ticks = 0u64;
+    let rows = partition.rows.chunks_exact(partition.row_len as usize);
+    for (index, row) in rows.enumerate() {
+        let Some(input) = mote_runtime::kernels::bytes_as::<f32>(row) else {
+            defmt::error!("mote: error: GP rows are not 4-byte aligned f32 values");
+            return Err(EXIT_FIT);
+        };
+        let start = clock::now();
+        marker::start();
+        let result = model.run(input, &mut buffers.arena, mean, variance);
+        marker::stop();
+        let ticks = clock::now().wrapping_sub(start);
+        if let Err(e) = result {
+            defmt::error!("mote: error: row {=u32} failed: {}", index as u32, e);
+            return Err(EXIT_RUN);
+        }
+        run_ticks = run_ticks.wrapping_add(ticks);
+        #[cfg(feature = "layer-timing")]
+        {
+            gp_ticks = gp_ticks.wrapping_add(ticks);
+        }
+        for ((bytes, m), v) in output
+            .chunks_exact_mut(8)
+            .zip(mean.iter())
+            .zip(variance.iter())
+        {
+            let (m_bytes, v_bytes) = bytes.split_at_mut(4);
+            for (b, x) in m_bytes.iter_mut().zip(m.to_le_bytes()) {
+                *b = x as i8;
+            }
+            for (b, x) in v_bytes.iter_mut().zip(v.to_le_bytes()) {
+                *b = x as i8;
+            }
+        }
+        defmt::println!(
+            "mote: row={=u32} ticks={=u64} out={=[?]}",
+            index as u32,
+            ticks,
+            &*output
+        );
+    }
+    #[cfg(feature = "layer-timing")]
+    defmt::println!("mote: layer=0 op=SPARSE_GP ticks={=u64}", gp_ticks);
+    finish(partition, run_ticks);
+    Ok(())
+}
+
+/// The stack and result lines that end a successful run.
+fn finish(partition: &Partition<'_>, run_ticks: u64) {
     defmt::println!("mote: stack={=u32}", stack::high_water_mark());
     defmt::println!(
         "mote: result=ok rows={=u32} run_ticks={=u64}",
         partition.row_count,
         run_ticks
     );
-    Ok(())
 }

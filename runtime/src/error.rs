@@ -52,6 +52,22 @@ pub enum Error {
     OutputLength,
     /// The arena handed to `run` is smaller than [`crate::Model::arena_len`].
     ArenaTooSmall,
+    /// The blob holds another kind of model than the parser was asked for (an MLP blob given
+    /// to [`crate::GpModel::parse`] or a GP blob to [`crate::Model::parse`]; [`crate::AnyModel`]
+    /// takes both).
+    ModelKindMismatch,
+    /// A GP blob does not start at a 4-byte aligned address, so its sections cannot be read
+    /// in place as numbers (or the core is big-endian).
+    BlobMisaligned,
+    /// A section of a GP blob holds a NaN or an infinity.
+    NonFiniteValue,
+    /// A GP parameter is out of range: a variance, scale or input factor not positive, a
+    /// reciprocal diagonal not positive (or padding not zero), an input shift too large.
+    BadGpParams,
+    /// The GP kernel is not available in the blob's number format (fixed point runs RBF only).
+    UnsupportedKernel,
+    /// An input handed to `run` is NaN or infinite.
+    InputNotFinite,
 }
 
 impl core::fmt::Display for Error {
@@ -81,6 +97,12 @@ impl core::fmt::Display for Error {
             Error::InputLength => "input slice has the wrong length",
             Error::OutputLength => "output slice has the wrong length",
             Error::ArenaTooSmall => "arena is smaller than the model needs",
+            Error::ModelKindMismatch => "blob holds another kind of model than the one asked for",
+            Error::BlobMisaligned => "GP blob is not 4-byte aligned in memory",
+            Error::NonFiniteValue => "a GP section holds a NaN or an infinity",
+            Error::BadGpParams => "a GP parameter is out of range",
+            Error::UnsupportedKernel => "GP kernel is not available in the blob's number format",
+            Error::InputNotFinite => "an input value is NaN or infinite",
         };
         f.write_str(text)
     }

@@ -15,6 +15,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Sparse Gaussian process blobs parse as [`GpModel`] and predict a mean and a variance per
+//! output; [`AnyModel::parse`] takes either kind.
+//!
 //! The blob layout is specified in `FORMAT.md` beside this crate.
 #![no_std]
 #![deny(missing_docs)]
@@ -26,6 +29,7 @@ extern crate std;
 pub mod crc32;
 mod error;
 pub mod fixed_point;
+pub mod gp;
 pub mod header;
 pub mod kernels;
 pub mod manifest;
@@ -34,6 +38,26 @@ pub mod plan;
 mod quantize;
 
 pub use error::Error;
+pub use gp::GpModel;
 pub use manifest::{Layer, Manifest, QuantParams};
 pub use model::{DecodedModel, Model};
 pub use quantize::{dequantize, quantize};
+
+/// A parsed blob of either kind: what firmware that runs any blob holds.
+#[derive(Debug, Clone)]
+pub enum AnyModel<'a> {
+    /// An int8 MLP.
+    Mlp(Model<'a>),
+    /// A sparse GP.
+    SparseGp(GpModel<'a>),
+}
+
+impl<'a> AnyModel<'a> {
+    /// Parses `blob` with the parser its manifest's model kind calls for.
+    pub fn parse(blob: &'a [u8]) -> Result<AnyModel<'a>, Error> {
+        match Model::parse(blob) {
+            Err(Error::ModelKindMismatch) => GpModel::parse(blob).map(AnyModel::SparseGp),
+            other => other.map(AnyModel::Mlp),
+        }
+    }
+}

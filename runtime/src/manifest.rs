@@ -45,8 +45,11 @@ pub struct Manifest<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ModelKind {
-    /// A feed-forward network of int8 layers.
+    /// A feed-forward network of int8 layers; a `seq<Layer>` follows the manifest.
     Mlp,
+    /// A sparse Gaussian process (predictive mean and variance); a [`GpSpec`] follows the
+    /// manifest. Run with [`crate::GpModel`].
+    SparseGp,
 }
 
 /// Affine quantisation of a tensor: `real = scale * (q - zero_point)`.
@@ -213,6 +216,85 @@ pub struct Softmax {
     pub diff_min: i32,
     /// Quantisation of the output (fixed by the op; recorded for inspection).
     pub output: QuantParams,
+}
+
+/// How a GP blob stores its numbers (chosen at export for the target core).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum GpNumbers {
+    /// IEEE single precision throughout (cores with an FPU).
+    F32,
+    /// Integers throughout the hot loops (cores without an FPU): int16 inputs and inducing
+    /// inputs, Q15 kernel values, Q14 factors, 64-bit accumulation. See `FORMAT.md`.
+    Fixed,
+}
+
+impl GpNumbers {
+    /// Bytes of one element of the inducing-input, factor and mean-weight sections.
+    pub fn element_size(self) -> u32 {
+        match self {
+            GpNumbers::F32 => 4,
+            GpNumbers::Fixed => 2,
+        }
+    }
+
+    /// Bytes of one element of the reciprocal-diagonal section (f32 or Q16 i32).
+    pub fn inv_diag_size(self) -> u32 {
+        4
+    }
+}
+
+/// The covariance function of a GP blob: stationary, on inputs already divided by their
+/// lengthscales (ARD), scaled by [`GpSpec::kernel_variance`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum GpKernel {
+    /// `σ² exp(−r²/2)`.
+    Rbf,
+    /// `σ² (1 + √3 r) exp(−√3 r)` (f32 blobs only).
+    Matern32,
+    /// `σ² (1 + √5 r + 5r²/3) exp(−√5 r)` (f32 blobs only).
+    Matern52,
+}
+
+/// A sparse GP's precomputed predictive terms; follows the [`Manifest`] of a
+/// [`ModelKind::SparseGp`] blob (whose `input.len` is the number of inputs `d` and
+/// `output.len` the number of outputs `P`). Section contents and the computation are in
+/// `FORMAT.md`; `B = ceil(M / 4)` blocks of four inducing points, `Mp = 4B`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct GpSpec {
+    /// Number format of the sections and of the computation.
+    pub numbers: GpNumbers,
+    /// Covariance function.
+    pub kernel: GpKernel,
+    /// Number of inducing points `M`.
+    pub inducing: u32,
+    /// Signal variance `σ²` (standardised target units); also the prior variance `k(x, x)`.
+    pub kernel_variance: f32,
+    /// Fixed point: inputs and inducing inputs are int16 multiples of `2^-input_shift`
+    /// lengthscales (`0..=14`). Zero for f32 blobs.
+    pub input_shift: u8,
+    /// `2·d` f32: per input the offset, then per input the factor: `x' = (x − offset)·factor`
+    /// (f32: lengthscale units; fixed point: units of `2^-input_shift`, then rounded).
+    pub input_affine: Section,
+    /// `M·d` inducing inputs in the units of `x'` (f32 or i16), row by row.
+    pub inducing_inputs: Section,
+    /// The Cholesky factor `L` of `K(Z, Z) + jitter·I`, strictly lower part, in 4-row blocks
+    /// (f32; fixed point: `L/σ` in Q14 i16).
+    pub chol: Section,
+    /// `Mp` reciprocals of `L`'s diagonal (f32; fixed point: `σ/L_ii` as Q16 i32); zero for
+    /// the padding rows.
+    pub chol_inv_diag: Section,
+    /// Per output, `Mp` whitened mean weights `m_w = L⁻¹ q_mu` (f32; fixed point: i16,
+    /// scaled by the output's mean scale).
+    pub mean_weights: Section,
+    /// Per output, the upper factor `Rᵀ` with `R Rᵀ = L⁻¹ S L⁻ᵀ`, in 4-row blocks (f32;
+    /// fixed point Q14 i16).
+    pub var_factor: Section,
+    /// Per output, 4 f32: noise variance (standardised units, `>= 0`), target mean, target
+    /// scale (`> 0`), mean scale (`> 0`).
+    pub output_affine: Section,
 }
 
 /// Where a model came from: enough to reproduce and audit it.

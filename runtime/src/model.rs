@@ -8,7 +8,7 @@ use crate::manifest::{
 use crate::plan::{self, Plan, Slot};
 use crate::{dequantize, quantize, Error, QuantParams};
 
-/// A model blob that passed validation. Borrowed from the blob bytes, which stay in place
+/// An MLP blob that passed validation (sparse GP blobs parse as [`crate::GpModel`]). Borrowed from the blob bytes, which stay in place
 /// (in flash on a device): weights are read from them directly.
 #[derive(Debug, Clone)]
 pub struct Model<'a> {
@@ -38,6 +38,9 @@ impl<'a> Model<'a> {
             .ok_or(Error::ManifestOutOfBounds)?;
         let (manifest, rest) = postcard::take_from_bytes::<Manifest<'a>>(manifest_bytes)
             .map_err(|_| Error::ManifestDecode)?;
+        if manifest.kind != ModelKind::Mlp {
+            return Err(Error::ModelKindMismatch);
+        }
         let layers = Layers::new(rest)?;
         let (layer_bytes, layer_count) = (layers.rest(), layers.remaining());
         let plan = validate(&manifest, layers, blob, header.data_start())?;
@@ -352,8 +355,8 @@ fn validate(
     blob: &[u8],
     data_start: usize,
 ) -> Result<Plan, Error> {
-    match manifest.kind {
-        ModelKind::Mlp => {}
+    if manifest.kind != ModelKind::Mlp {
+        return Err(Error::ModelKindMismatch);
     }
     let count = layers.remaining();
     if count == 0 {

@@ -2,18 +2,24 @@
 //! `Err` or run cleanly, never panic. Damage is re-sealed (length and CRC fixed) where that lets
 //! it reach the deeper checks, since the CRC alone would catch most of it.
 
+use mote_exporter::gp::{build_gp, GpFormat};
 use mote_exporter::graph::InputTransform;
+use mote_exporter::synthetic::random_gp;
 use mote_exporter::{build, ProvenanceInfo};
 use mote_runtime::crc32::crc32;
 use mote_runtime::header::{CRC_START, HEADER_LEN};
-use mote_runtime::manifest::{Layer, Manifest};
-use mote_runtime::{Error, Model};
+use mote_runtime::manifest::{GpKernel, GpSpec, Layer, Manifest, ModelKind};
+use mote_runtime::{AnyModel, Error, GpModel, Model};
 use mote_tests::{random_mlp, SplitMix};
 
-/// Parses and, when that succeeds, runs with exactly the buffers the model asks for, both with
-/// layers decoded during the run and decoded once beforehand; the two must agree.
+/// Parses and, when that succeeds, runs with exactly the buffers the model asks for: an MLP
+/// both with layers decoded during the run and decoded once beforehand (the two must agree),
+/// a GP on a few inputs, near and far from its data (the variance must never be negative).
 fn exercise(blob: &[u8]) -> Result<(), Error> {
-    let model = Model::parse(blob)?;
+    let model = match AnyModel::parse(blob)? {
+        AnyModel::Mlp(model) => model,
+        AnyModel::SparseGp(gp) => return exercise_gp(&gp),
+    };
     let mut arena = vec![0u8; model.arena_len()];
     let input: Vec<i8> = (0..model.input_len()).map(|i| (i * 37) as i8).collect();
     let mut output = vec![0i8; model.output_len()];
@@ -24,6 +30,70 @@ fn exercise(blob: &[u8]) -> Result<(), Error> {
     decoded.run(&input, &mut arena, &mut again)?;
     assert_eq!(output, again, "decoded layers run differently");
     Ok(())
+}
+
+fn exercise_gp(gp: &GpModel<'_>) -> Result<(), Error> {
+    let mut arena = vec![0u8; gp.arena_len()];
+    let (mut mean, mut var) = (vec![0.0f32; gp.output_len()], vec![0.0f32; gp.output_len()]);
+    for scale in [0.0f32, 0.7, 3.0, 1e6] {
+        let input: Vec<f32> = gp
+            .input_affine()
+            .enumerate()
+            .map(|(i, (offset, factor))| offset + scale * (i as f32 - 1.5) / factor)
+            .collect();
+        gp.run(&input, &mut arena, &mut mean, &mut var)?;
+        assert!(
+            var.iter().all(|v| v.is_nan() || *v >= 0.0),
+            "negative variance {var:?}"
+        );
+        gp.run_latent(&input, &mut arena, &mut mean, &mut var)?;
+        assert!(
+            var.iter().all(|v| v.is_nan() || *v >= 0.0),
+            "negative variance {var:?}"
+        );
+    }
+    // A short arena and wrong lengths are errors, never out-of-bounds accesses.
+    let input = vec![0.0f32; gp.input_len()];
+    let short = gp.arena_len() - 1;
+    assert_eq!(
+        gp.run(&input, &mut arena[..short], &mut mean, &mut var),
+        Err(Error::ArenaTooSmall)
+    );
+    assert_eq!(
+        gp.run(&input[1..], &mut arena, &mut mean, &mut var),
+        Err(Error::InputLength)
+    );
+    Ok(())
+}
+
+/// GP blobs: synthetic ones with padding rows (f32 RBF and Matern 5/2, fixed point) and the
+/// diabetes fixture in both formats.
+fn valid_gp_blobs() -> Vec<Vec<u8>> {
+    let provenance = ProvenanceInfo {
+        source: "robustness".into(),
+        ..Default::default()
+    };
+    let small = random_gp(5, 3, 4);
+    let mut matern = random_gp(6, 2, 5);
+    if let mote_train::gp::kernels::Kernel::Rbf {
+        variance,
+        lengthscales,
+    } = matern.kernel.clone()
+    {
+        matern.kernel = mote_train::gp::kernels::Kernel::Matern52 {
+            variance,
+            lengthscales,
+        };
+    }
+    let path = mote_tests::fixtures().join("gp/diabetes_sgpr.gp.json");
+    let diabetes = mote_train::gp::params::GpParams::load(&path).unwrap();
+    vec![
+        build_gp(&small, GpFormat::F32, &provenance).unwrap(),
+        build_gp(&small, GpFormat::Fixed, &provenance).unwrap(),
+        build_gp(&matern, GpFormat::F32, &provenance).unwrap(),
+        build_gp(&diabetes, GpFormat::F32, &provenance).unwrap(),
+        build_gp(&diabetes, GpFormat::Fixed, &provenance).unwrap(),
+    ]
 }
 
 fn reseal(blob: &mut [u8]) {
@@ -64,6 +134,7 @@ fn valid_blobs() -> Vec<Vec<u8>> {
             }
         }
     }
+    blobs.extend(valid_gp_blobs());
     blobs
 }
 
@@ -71,7 +142,16 @@ fn valid_blobs() -> Vec<Vec<u8>> {
 fn valid_blobs_parse_and_run() {
     for blob in valid_blobs() {
         exercise(&blob).expect("an exported blob is valid");
-        let model = Model::parse(&blob).unwrap();
+        let Ok(model) = Model::parse(&blob) else {
+            assert_eq!(
+                GpModel::parse(&blob).map(|_| ()),
+                Ok(()),
+                "neither an MLP nor a GP"
+            );
+            assert_eq!(Model::parse(&blob).err(), Some(Error::ModelKindMismatch));
+            continue;
+        };
+        assert_eq!(GpModel::parse(&blob).err(), Some(Error::ModelKindMismatch));
         let mut short = vec![None; model.layer_count() - 1];
         assert_eq!(
             model.decode_layers(&mut short).err(),
@@ -170,6 +250,9 @@ fn section_and_shape_edits_are_errors() {
     let mut rng = SplitMix(14);
     let mut errors = std::collections::BTreeSet::new();
     for blob in valid_blobs() {
+        if Model::parse(&blob).is_err() {
+            continue; // GP blobs: `gp_spec_edits_are_errors`
+        }
         let manifest_len = u32::from_le_bytes(blob[16..20].try_into().unwrap()) as usize;
         let original: (Manifest<'_>, Vec<Layer>) =
             postcard::from_bytes(&blob[HEADER_LEN..HEADER_LEN + manifest_len]).unwrap();
@@ -244,5 +327,122 @@ fn section_and_shape_edits_are_errors() {
             errors.contains(expected),
             "{expected} never seen: {errors:?}"
         );
+    }
+}
+
+/// Re-encodes a GP blob's manifest and spec after editing a field, so the edits reach the GP
+/// validation (sections, shapes, number formats, kernels, arena); none may panic, and a
+/// misaligned blob is an error.
+#[test]
+fn gp_spec_edits_are_errors() {
+    let mut rng = SplitMix(15);
+    let mut errors = std::collections::BTreeSet::new();
+    for blob in valid_gp_blobs() {
+        let manifest_len = u32::from_le_bytes(blob[16..20].try_into().unwrap()) as usize;
+        let original: (Manifest<'_>, GpSpec) =
+            postcard::from_bytes(&blob[HEADER_LEN..HEADER_LEN + manifest_len]).unwrap();
+        assert_eq!(original.0.kind, ModelKind::SparseGp);
+        for _ in 0..3000 {
+            let mut edited = original.clone();
+            let value = match rng.below(4) {
+                0 => rng.next_u64() as u32,
+                1 => rng.below(blob.len() + 64) as u32,
+                2 => rng.below(3) as u32,
+                _ => u32::MAX - rng.below(64) as u32,
+            };
+            let (manifest, spec) = (&mut edited.0, &mut edited.1);
+            let pick = rng.below(14);
+            match pick {
+                0..=6 => {
+                    let sections = [
+                        &mut spec.input_affine,
+                        &mut spec.inducing_inputs,
+                        &mut spec.chol,
+                        &mut spec.chol_inv_diag,
+                        &mut spec.mean_weights,
+                        &mut spec.var_factor,
+                        &mut spec.output_affine,
+                    ];
+                    let section = sections.into_iter().nth(pick).unwrap();
+                    if rng.below(2) == 0 {
+                        section.offset = value;
+                    } else {
+                        section.len = value;
+                    }
+                }
+                7 => spec.inducing = value,
+                8 => manifest.input.len = value,
+                9 => manifest.output.len = value,
+                10 => spec.input_shift = value as u8,
+                11 => spec.kernel_variance = f32::from_bits(value),
+                12 => {
+                    spec.kernel =
+                        [GpKernel::Rbf, GpKernel::Matern32, GpKernel::Matern52][rng.below(3)]
+                }
+                _ => manifest.arena_len = value,
+            }
+            if edited == original {
+                continue;
+            }
+            let encoded = postcard::to_allocvec(&edited).unwrap();
+            let data_start = mote_runtime::header::align_up(HEADER_LEN + manifest_len);
+            if mote_runtime::header::align_up(HEADER_LEN + encoded.len()) != data_start {
+                continue;
+            }
+            let mut damaged = blob.clone();
+            damaged[HEADER_LEN..data_start].fill(0);
+            damaged[HEADER_LEN..HEADER_LEN + encoded.len()].copy_from_slice(&encoded);
+            damaged[16..20].copy_from_slice(&(encoded.len() as u32).to_le_bytes());
+            reseal(&mut damaged);
+            if let Err(e) = exercise(&damaged) {
+                errors.insert(format!("{e:?}"));
+            }
+        }
+        // Read from an odd address, the blob is refused rather than read misaligned.
+        let mut shifted = vec![0u8; blob.len() + 1];
+        shifted[1..].copy_from_slice(&blob);
+        assert_eq!(
+            GpModel::parse(&shifted[1..]).err(),
+            Some(Error::BlobMisaligned)
+        );
+    }
+    for expected in [
+        "SectionOutOfBounds",
+        "SectionLengthMismatch",
+        "BadDimension",
+        "ArenaLenMismatch",
+        "BadGpParams",
+        "UnsupportedKernel",
+    ] {
+        assert!(
+            errors.contains(expected),
+            "{expected} never seen: {errors:?}"
+        );
+    }
+}
+
+/// Non-finite section values and inputs are errors.
+#[test]
+fn gp_non_finite_values_are_errors() {
+    for blob in valid_gp_blobs().into_iter().take(1) {
+        let gp = GpModel::parse(&blob).unwrap();
+        let manifest_len = u32::from_le_bytes(blob[16..20].try_into().unwrap()) as usize;
+        let (_, spec): (Manifest<'_>, GpSpec) =
+            postcard::from_bytes(&blob[HEADER_LEN..HEADER_LEN + manifest_len]).unwrap();
+        let mut input = vec![0.0f32; gp.input_len()];
+        input[0] = f32::NAN;
+        let mut arena = vec![0u8; gp.arena_len()];
+        let (mut m, mut v) = ([0.0f32], [0.0f32]);
+        assert_eq!(
+            gp.run(&input, &mut arena, &mut m, &mut v),
+            Err(Error::InputNotFinite)
+        );
+        for section in [spec.inducing_inputs, spec.chol, spec.mean_weights] {
+            let mut damaged = blob.clone();
+            let at = section.offset as usize;
+            damaged[at..at + 4].copy_from_slice(&f32::INFINITY.to_le_bytes());
+            reseal(&mut damaged);
+            assert_eq!(GpModel::parse(&damaged).err(), Some(Error::NonFiniteValue));
+        }
     }
 }

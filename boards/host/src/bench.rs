@@ -8,7 +8,7 @@
 use crate::elf::{Elf, Sections};
 use crate::error::io;
 use crate::{device, firmware, qemu, Board, BoardError};
-use mote_runtime::Model;
+use mote_runtime::{AnyModel, GpModel};
 use serde::Serialize;
 
 /// What `mote bench` reports.
@@ -121,12 +121,20 @@ pub fn bench(
 ) -> Result<BenchReport, BoardError> {
     let board = Board::load(board_name)?;
     let sysclk_hz = board.qemu()?.sysclk_hz;
-    let model = Model::parse(blob).map_err(BoardError::Blob)?;
+    let model = AnyModel::parse(blob).map_err(BoardError::Blob)?;
+    // Per layer: the op's multiply-accumulates (a GP reports itself as one layer).
+    let (layer_macs, macs): (Vec<u64>, u64) = match &model {
+        AnyModel::Mlp(m) => (m.layers().map(|l| l.macs()).collect(), m.macs()),
+        AnyModel::SparseGp(gp) => (vec![gp.macs()], gp.macs()),
+    };
     let generated;
     let rows = match rows {
         Some(rows) => rows,
         None => {
-            generated = pseudo_random_rows(DEFAULT_ROWS, model.input_len());
+            generated = match &model {
+                AnyModel::Mlp(m) => pseudo_random_rows(DEFAULT_ROWS, m.input_len()),
+                AnyModel::SparseGp(gp) => gp_rows(gp, DEFAULT_ROWS),
+            };
             &generated
         }
     };
@@ -150,12 +158,12 @@ pub fn bench(
     let layers = layer_run
         .layer_ticks
         .iter()
-        .zip(model.layers())
+        .zip(layer_macs)
         .enumerate()
-        .map(|(index, ((op, ticks), layer))| LayerBench {
+        .map(|(index, ((op, ticks), macs))| LayerBench {
             index,
             op: op.clone(),
-            macs: layer.macs(),
+            macs,
             instructions: *ticks as f64 * per_tick / n,
         })
         .collect();
@@ -173,10 +181,10 @@ pub fn bench(
         instructions_per_tick: per_tick,
         blob_bytes: blob.len() as u64,
         rows: run.row_ticks.len() as u64,
-        macs: model.macs(),
+        macs,
         parse_instructions: (run.parse_ticks as f64 * per_tick).round() as u64,
         inference_instructions: inference,
-        instructions_per_mac: inference / model.macs().max(1) as f64,
+        instructions_per_mac: inference / macs.max(1) as f64,
         layers,
         flash_bytes: sections.flash(),
         ram_bytes: sections.data
@@ -237,6 +245,33 @@ impl std::fmt::Display for BenchReport {
             self.memory.stack
         )
     }
+}
+
+/// `count` rows of real features for a GP blob, as the little-endian f32 bytes the firmware
+/// reads: each feature at a fixed-seed pseudo-random point within ±2 lengthscales of the
+/// standardised origin (where the training data and the inducing points are).
+pub fn gp_rows(model: &GpModel<'_>, count: usize) -> Vec<Vec<i8>> {
+    let steps = pseudo_random_rows(count, model.input_len());
+    steps
+        .iter()
+        .map(|row| {
+            let features: Vec<f32> = row
+                .iter()
+                .zip(model.input_affine())
+                .map(|(&step, (offset, factor))| offset + (step as f32 / 64.0) / factor)
+                .collect();
+            f32_row_bytes(&features)
+        })
+        .collect()
+}
+
+/// A row of f32 features as the little-endian bytes (viewed as int8) of a GP row.
+pub fn f32_row_bytes(features: &[f32]) -> Vec<i8> {
+    features
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .map(|b| b as i8)
+        .collect()
 }
 
 /// `count` rows of `len` int8 values from a fixed-seed SplitMix64.

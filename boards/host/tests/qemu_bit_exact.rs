@@ -11,14 +11,21 @@
 //! the SIMD paths (Armv7E-M DSP on m4/m7/m33, Helium on m55) are checked on every board. Also checked: a corrupt or
 //! missing model partition gives an error line and a nonzero exit status, never a fault.
 //!
+//! Sparse GP blobs (the diabetes fixture and a synthetic GP with 64 inducing points and 8
+//! inputs), each in f32 and in fixed point, run on every board too: f32 features in, the mean
+//! and variance bytes out, which must equal the host runtime's bit for bit (the f32 kernels use
+//! no fused multiply-add and a fixed operation order, so IEEE arithmetic gives the same bits).
+//!
 //! Without `qemu-system-arm` the tests fail when `CI` is set and are skipped loudly otherwise.
 
 use mote_boards::device::{self, DeviceRun};
 use mote_boards::{firmware, partition, qemu, Board, BoardError};
 use mote_exporter::blob::{build, build_for, ProvenanceInfo};
+use mote_exporter::gp::{build_gp, GpFormat};
 use mote_exporter::{QuantGraph, Target};
-use mote_runtime::Model;
+use mote_runtime::{GpModel, Model};
 use mote_tests::{random_mlp, read_i8_rows as read_rows};
+use mote_train::gp::params::GpParams;
 use std::path::PathBuf;
 
 /// True when QEMU is there; panics in CI without it; otherwise prints why the test is skipped.
@@ -119,6 +126,70 @@ fn host_outputs(blob: &[u8], rows: &[Vec<i8>]) -> Vec<Vec<i8>> {
         .collect()
 }
 
+/// The GP models and their rows of raw features.
+fn gp_cases() -> Vec<(String, GpParams, Vec<Vec<f32>>)> {
+    let path = repo().join("tests/fixtures/gp/diabetes_sgpr.gp.json");
+    let diabetes = GpParams::load(&path).expect("diabetes GP fixture");
+    let data = mote_train::data::Dataset::load_csv(&repo().join("data/diabetes.csv"))
+        .expect("diabetes data");
+    let rows = data.split_mod5().1.features[..40].to_vec();
+    let synthetic = mote_exporter::synthetic::random_gp(64, 8, 1);
+    let blob = build_gp(&synthetic, GpFormat::F32, &ProvenanceInfo::default()).unwrap();
+    let model = GpModel::parse(&blob).unwrap();
+    let synthetic_rows = mote_boards::bench::gp_rows(&model, 24)
+        .iter()
+        .map(|bytes| {
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0] as u8, c[1] as u8, c[2] as u8, c[3] as u8]))
+                .collect()
+        })
+        .collect();
+    vec![
+        ("diabetes GP (SGPR, 32 inducing)".into(), diabetes, rows),
+        ("synthetic GP 64x8".into(), synthetic, synthetic_rows),
+    ]
+}
+
+/// The host runtime's GP outputs as the firmware reports them: per output the mean's and the
+/// variance's little-endian f32 bytes.
+fn host_gp_outputs(blob: &[u8], rows: &[Vec<f32>]) -> Vec<Vec<i8>> {
+    let model = GpModel::parse(blob).expect("host parses the GP blob");
+    let mut arena = vec![0u8; model.arena_len()];
+    let (mut mean, mut var) = (
+        vec![0.0f32; model.output_len()],
+        vec![0.0f32; model.output_len()],
+    );
+    rows.iter()
+        .map(|row| {
+            model
+                .run(row, &mut arena, &mut mean, &mut var)
+                .expect("host run");
+            mean.iter()
+                .zip(&var)
+                .flat_map(|(m, v)| m.to_le_bytes().into_iter().chain(v.to_le_bytes()))
+                .map(|b| b as i8)
+                .collect()
+        })
+        .collect()
+}
+
+fn check_gp(board: &Board, options: qemu::Options) {
+    for (name, params, rows) in gp_cases() {
+        for format in [GpFormat::F32, GpFormat::Fixed] {
+            let name = format!("{name} ({format})");
+            let blob = build_gp(&params, format, &ProvenanceInfo::default())
+                .unwrap_or_else(|e| panic!("{name}: build failed: {e}"));
+            let byte_rows: Vec<Vec<i8>> = rows
+                .iter()
+                .map(|r| mote_boards::bench::f32_row_bytes(r))
+                .collect();
+            let expected = host_gp_outputs(&blob, &rows);
+            compare(board, &name, &blob, &byte_rows, &expected, options);
+        }
+    }
+}
+
 fn check_board(board_name: &str) {
     if !qemu_present() {
         return;
@@ -128,6 +199,7 @@ fn check_board(board_name: &str) {
         icount: false,
         ..qemu::Options::default()
     };
+    check_gp(&board, options);
     let target = Target::for_build(&board.target, &board.rustflags);
     for case in cases() {
         let name = format!("{} ({})", case.name, target.kernel_name());
@@ -144,9 +216,20 @@ fn check_board(board_name: &str) {
 
 /// Runs `blob` on the board and compares every output byte with the host's.
 fn check_blob(board: &Board, name: &str, blob: &[u8], rows: &[Vec<i8>], options: qemu::Options) {
+    compare(board, name, blob, rows, &host_outputs(blob, rows), options);
+}
+
+/// Runs `blob` on the board and compares every output byte with `expected`.
+fn compare(
+    board: &Board,
+    name: &str,
+    blob: &[u8],
+    rows: &[Vec<i8>],
+    expected: &[Vec<i8>],
+    options: qemu::Options,
+) {
     let board_name = &board.name;
     {
-        let expected = host_outputs(blob, rows);
         let run: DeviceRun = device::run_rows(board, blob, rows, options)
             .unwrap_or_else(|e| panic!("{board_name} / {name}: {e}"));
         assert_eq!(
@@ -154,7 +237,7 @@ fn check_blob(board: &Board, name: &str, blob: &[u8], rows: &[Vec<i8>], options:
             rows.len(),
             "{board_name} / {name}: row count"
         );
-        for (i, (device, host)) in run.outputs.iter().zip(&expected).enumerate() {
+        for (i, (device, host)) in run.outputs.iter().zip(expected).enumerate() {
             assert_eq!(
                 device, host,
                 "{board_name} / {name}: row {i}: device output differs from the host runtime"

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// Arguments of `mote bench`.
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["blob", "kernels"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["blob", "kernels", "gp"])))]
 pub struct Args {
     /// The .mote blob.
     #[arg(requires = "board")]
@@ -18,6 +18,13 @@ pub struct Args {
     /// host's portable and AVX2 kernels (MAC/s).
     #[arg(long, conflicts_with_all = ["blob", "board", "rows"])]
     kernels: bool,
+    /// Instead of a blob: a synthetic sparse GP (RBF-ARD) with M inducing points and D inputs,
+    /// e.g. `64x8`, exported with --format.
+    #[arg(long, value_name = "MxD", requires = "board", conflicts_with = "blob")]
+    gp: Option<String>,
+    /// With --gp: the GP blob's numbers, `f32` or `fixed`.
+    #[arg(long, default_value = "f32", requires = "gp")]
+    format: mote_exporter::gp::GpFormat,
     /// With --kernels: the emulated boards, comma-separated.
     #[arg(long, default_value = kernel_bench::DEFAULT_BOARDS, requires = "kernels")]
     boards: String,
@@ -27,7 +34,8 @@ pub struct Args {
     /// With --kernels: also write the generated blobs into this folder.
     #[arg(long, requires = "kernels")]
     keep_blobs: Option<PathBuf>,
-    /// Input rows: CSV, one row of int8 values per line (default: 16 fixed pseudo-random rows).
+    /// Input rows: CSV, one row of int8 values per line (default: 16 fixed pseudo-random rows;
+    /// for a GP, rows of the little-endian bytes of its f32 features).
     #[arg(long)]
     rows: Option<PathBuf>,
     /// Print the report as JSON.
@@ -41,10 +49,14 @@ pub fn run(args: Args) -> Result {
     if args.kernels {
         return kernels(&args);
     }
-    let (Some(path), Some(board)) = (&args.blob, &args.board) else {
-        return Err("give a blob and --board, or --kernels".into());
+    let Some(board) = &args.board else {
+        return Err("give a blob (or --gp MxD) and --board, or --kernels".into());
     };
-    let blob = read_file(path)?;
+    let blob = match (&args.blob, &args.gp) {
+        (Some(path), _) => read_file(path)?,
+        (None, Some(shape)) => synthetic_gp(shape, args.format)?,
+        (None, None) => return Err("give a blob (or --gp MxD) and --board, or --kernels".into()),
+    };
     let rows = match &args.rows {
         Some(path) => Some(read_rows::<i8>(path)?),
         None => None,
@@ -60,6 +72,25 @@ pub fn run(args: Args) -> Result {
         outln!("{report}");
     }
     Ok(())
+}
+
+/// The blob of a synthetic GP of shape `MxD` (fixed seed).
+fn synthetic_gp(shape: &str, format: mote_exporter::gp::GpFormat) -> Result<Vec<u8>> {
+    let parsed = shape
+        .split_once('x')
+        .and_then(|(m, d)| Some((m.parse::<usize>().ok()?, d.parse::<usize>().ok()?)))
+        .filter(|&(m, d)| m > 0 && d > 0);
+    let Some((m, d)) = parsed else {
+        return Err(format!(
+            "--gp takes MxD (inducing points x inputs), e.g. 64x8, not `{shape}`"
+        ));
+    };
+    let params = mote_exporter::synthetic::random_gp(m, d, 1);
+    let provenance = mote_exporter::ProvenanceInfo {
+        source: format!("synthetic GP {m}x{d}"),
+        ..Default::default()
+    };
+    mote_exporter::gp::build_gp(&params, format, &provenance).map_err(|e| e.to_string())
 }
 
 /// `mote bench --kernels`: the kernel table.

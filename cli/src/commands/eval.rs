@@ -1,6 +1,10 @@
-//! `mote eval`: experiments that train many models and write their results down.
+//! `mote eval`: experiments that train many models and write their results down, and the
+//! scores of a GP blob on held-out data.
 
-use super::Result;
+use super::{read_file, Result};
+use mote_exporter::gp::{predict_blob, GpScores};
+use mote_train::data::Dataset;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `mote eval`.
 #[derive(clap::Args)]
@@ -16,11 +20,93 @@ pub enum EvalCommand {
     /// Distillation table: CE, KD, FitNet, VID, VID+KD students at 5, 10, 50 and all labelled
     /// rows per class, float and int8, over seeds; written as Markdown (a few minutes).
     Distill(super::distill::EvalDistillArgs),
+    /// A sparse GP blob on the held-out rows of a data set, through the embedded runtime:
+    /// RMSE, mean NLPD and the coverage of the 95% predictive interval.
+    Gp(EvalGpArgs),
+}
+
+/// Arguments of `mote eval gp`.
+#[derive(clap::Args)]
+pub struct EvalGpArgs {
+    /// The GP blob (`mote export model.gp.json`).
+    #[arg(long)]
+    blob: PathBuf,
+    /// CSV with a header row, target last (held-out rows: index % 5 == 4), or `friedman1`
+    /// (the last 400 of its 2,000 rows).
+    #[arg(long)]
+    data: PathBuf,
+    /// Also score the f64 host model of this parameter file on the same rows.
+    #[arg(long)]
+    params: Option<PathBuf>,
 }
 
 /// Runs the chosen experiment.
 pub fn run(args: Args) -> Result {
     match args.command {
         EvalCommand::Distill(a) => super::distill::run_eval(a),
+        EvalCommand::Gp(a) => run_gp(a),
     }
+}
+
+/// The held-out rows of `spec`: a CSV's rows `i % 5 == 4`, or Friedman #1's last 400.
+pub fn gp_test_rows(spec: &Path) -> Result<Dataset> {
+    if spec.as_os_str() == "friedman1" {
+        return Ok(mote_train::gp::friedman::benchmark().1);
+    }
+    Ok(super::load_csv(spec)?.split_mod5().1)
+}
+
+fn run_gp(args: EvalGpArgs) -> Result {
+    let blob = read_file(&args.blob)?;
+    let test = gp_test_rows(&args.data)?;
+    let model = mote_runtime::GpModel::parse(&blob).map_err(|e| {
+        format!(
+            "{}: {e} (mote eval gp takes sparse GP blobs)",
+            args.blob.display()
+        )
+    })?;
+    if test.num_features() != model.input_len() {
+        return Err(format!(
+            "{}: rows have {} features; the model takes {}",
+            args.data.display(),
+            test.num_features(),
+            model.input_len()
+        ));
+    }
+    let predictions = predict_blob(&blob, &test.features).map_err(|e| e.to_string())?;
+    let numbers = match model.spec().numbers {
+        mote_runtime::manifest::GpNumbers::F32 => "f32",
+        mote_runtime::manifest::GpNumbers::Fixed => "fixed",
+    };
+    outln!(
+        "{} on {} held-out rows of {}",
+        args.blob.display(),
+        test.len(),
+        args.data.display()
+    );
+    outln!("                  rmse      nlpd     coverage95");
+    let row = |name: &str, s: GpScores| {
+        outln!(
+            "{name:<17} {:<9.4} {:<8.4} {:.4}",
+            s.rmse,
+            s.nlpd,
+            s.coverage
+        )
+    };
+    row(
+        &format!("blob ({numbers})"),
+        GpScores::of(&predictions, &test.targets),
+    );
+    if let Some(path) = &args.params {
+        let params = mote_train::gp::params::GpParams::load(path).map_err(|e| e.to_string())?;
+        let host = mote_train::gp::posterior::SparseGp::new(params).map_err(|e| e.to_string())?;
+        let rows = test
+            .features
+            .iter()
+            .map(|r| host.predict(&r.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        row("host (f64)", GpScores::of(&rows, &test.targets));
+    }
+    Ok(())
 }

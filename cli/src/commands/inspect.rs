@@ -16,6 +16,9 @@ pub struct Args {
 /// Prints the header, layers, quantisation, sizes and provenance of a blob.
 pub fn run(args: Args) -> Result {
     let bytes = read_file(&args.blob)?;
+    if let Ok(gp) = mote_runtime::GpModel::parse(&bytes) {
+        return inspect_gp(&args, &bytes, &gp);
+    }
     let model = Model::parse(&bytes).map_err(|e| {
         let hint = if bytes.get(4..8) == Some(b"TFL3") {
             " (this is a .tflite file: import it with `mote export --tflite`)"
@@ -95,7 +98,11 @@ pub fn run(args: Args) -> Result {
             ),
         }
     }
-    let p = &m.provenance;
+    provenance(&m.provenance);
+    Ok(())
+}
+
+fn provenance(p: &mote_runtime::manifest::Provenance<'_>) {
     outln!("  provenance");
     outln!("    producer  {}", p.producer);
     outln!("    source    {}", p.source);
@@ -105,5 +112,60 @@ pub fn run(args: Args) -> Result {
     for metric in &p.metrics {
         outln!("    {:<9} {}", metric.name, metric.value);
     }
+}
+
+/// A GP blob: sizes, kernel, number format, sections, arena, provenance.
+fn inspect_gp(args: &Args, bytes: &[u8], gp: &mote_runtime::GpModel<'_>) -> Result {
+    use mote_runtime::manifest::GpNumbers;
+    let header = Header::parse(bytes).map_err(|e| e.to_string())?;
+    let (m, spec) = (gp.manifest(), gp.spec());
+    outln!("{}", args.blob.display());
+    outln!(
+        "  format v{}, {} bytes, crc32 {:08x}, manifest {} bytes",
+        header.version,
+        header.total_len,
+        header.crc,
+        header.manifest_len
+    );
+    outln!("  kind        {:?}", m.kind);
+    let numbers = match spec.numbers {
+        GpNumbers::F32 => "f32 (cores with an FPU)".to_string(),
+        GpNumbers::Fixed => format!(
+            "fixed point (int16 inputs in steps of 2^-{} lengthscales, Q15 kernel values, 64-bit sums)",
+            spec.input_shift
+        ),
+    };
+    outln!("  numbers     {numbers}");
+    outln!(
+        "  kernel      {:?}, variance {} (standardised units), ARD over {} inputs",
+        spec.kernel,
+        spec.kernel_variance,
+        gp.input_len()
+    );
+    outln!("  inducing    {} points", gp.inducing());
+    outln!(
+        "  input       {} x f32 (raw features; standardised in the blob)",
+        gp.input_len()
+    );
+    outln!("  output      {} x (mean, variance) f32", gp.output_len());
+    outln!("  arena       {} bytes", gp.arena_len());
+    outln!("  MACs        {} per prediction", gp.macs());
+    outln!("  sections");
+    for (name, section) in [
+        ("input affine", spec.input_affine),
+        ("inducing inputs", spec.inducing_inputs),
+        ("cholesky (4-row blocks)", spec.chol),
+        ("1/diagonal", spec.chol_inv_diag),
+        ("mean weights", spec.mean_weights),
+        ("variance factor", spec.var_factor),
+        ("output affine", spec.output_affine),
+    ] {
+        outln!(
+            "    {name:<24} {:>7} B at {:#x}",
+            section.len,
+            section.offset
+        );
+    }
+    provenance(&m.provenance);
     Ok(())
 }

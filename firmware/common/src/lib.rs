@@ -18,7 +18,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 #[cfg(feature = "cortex-m")]
 use cortex_m_rt::{exception, ExceptionFrame};
-use mote_runtime::Model;
+use mote_runtime::{GpModel, Model};
 use partition::Partition;
 
 /// Exit status: every row ran.
@@ -131,6 +131,50 @@ pub fn check_model(
             model.output_len() as u32,
             capacity.arena as u32,
             capacity.output as u32
+        );
+        return Err(EXIT_FIT);
+    }
+    Ok(())
+}
+
+/// [`check_model`] for a sparse GP: logs the same `mote: model ...` line (its input and output
+/// counted in bytes: `4·d` f32 inputs, `8·P` for a little-endian f32 mean and variance per
+/// output) and checks the rows and the fit. Err is the exit status, after a `mote: error:` line.
+pub fn check_gp_model(
+    model: &GpModel<'_>,
+    partition: &Partition<'_>,
+    capacity: Capacity,
+    max_outputs: usize,
+) -> Result<(), i32> {
+    let input_bytes = 4 * model.input_len();
+    let output_bytes = 8 * model.output_len();
+    defmt::println!(
+        "mote: model layers=1 input={=u32} output={=u32} arena={=u32} macs={=u64} rows={=u32} blob={=u32}",
+        input_bytes as u32,
+        output_bytes as u32,
+        model.arena_len() as u32,
+        model.macs(),
+        partition.row_count,
+        partition.blob.len() as u32
+    );
+    if partition.row_len as usize != input_bytes {
+        defmt::error!(
+            "mote: error: rows hold {=u32} bytes but the GP takes {=u32} (f32 inputs)",
+            partition.row_len,
+            input_bytes as u32
+        );
+        return Err(EXIT_FIT);
+    }
+    if model.arena_len() > capacity.arena
+        || output_bytes > capacity.output
+        || model.output_len() > max_outputs
+    {
+        defmt::error!(
+            "mote: error: GP needs arena {=u32} and {=u32} outputs; firmware has {=u32} and {=u32}",
+            model.arena_len() as u32,
+            model.output_len() as u32,
+            capacity.arena as u32,
+            max_outputs as u32
         );
         return Err(EXIT_FIT);
     }

@@ -9,6 +9,9 @@ pub mod arm_dsp;
 mod conformance;
 mod fully_connected;
 mod gemmlowp;
+pub mod gp_f32;
+pub mod gp_fixed;
+pub mod gp_layout;
 pub mod helium;
 pub mod layout;
 mod logistic;
@@ -98,6 +101,42 @@ pub fn bytes_as_i8_mut(bytes: &mut [u8]) -> &mut [i8] {
     // SAFETY: as in `bytes_as_i8`; the exclusive borrow of `bytes` moves to the result, so no
     // alias exists while it lives.
     unsafe { core::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<i8>(), bytes.len()) }
+}
+
+/// Number types whose every bit pattern is a valid value and that have no padding, so bytes
+/// can be viewed as them in place.
+pub trait Plain: Copy + sealed::Sealed {}
+impl Plain for f32 {}
+impl Plain for i16 {}
+impl Plain for i32 {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for i16 {}
+    impl Sealed for i32 {}
+}
+
+/// Views little-endian bytes as numbers in place: `None` unless `bytes` starts at an address
+/// aligned for `T` and holds a whole number of them (and the core is little-endian, as every
+/// core mote supports is).
+pub fn bytes_as<T: Plain>(bytes: &[u8]) -> Option<&[T]> {
+    if cfg!(target_endian = "big") {
+        return None;
+    }
+    // SAFETY: `T` is `Plain` (f32, i16 or i32): every bit pattern is a valid value and there is
+    // no padding, so any aligned bytes may be read as `T`. `align_to` returns only a correctly
+    // aligned middle part that lies inside `bytes` and borrows it for the same lifetime.
+    let (head, body, tail) = unsafe { bytes.align_to::<T>() };
+    (head.is_empty() && tail.is_empty()).then_some(body)
+}
+
+/// The longest part of `bytes` aligned for `T`, viewed as `T`s in place (scratch memory: at
+/// most `align_of::<T>() − 1` bytes at the start and the odd bytes at the end go unused).
+pub fn bytes_as_mut<T: Plain>(bytes: &mut [u8]) -> &mut [T] {
+    // SAFETY: as in `bytes_as`; the exclusive borrow of `bytes` moves to the result, so no
+    // alias exists while it lives, and any value written is valid bytes.
+    unsafe { bytes.align_to_mut::<T>() }.1
 }
 
 /// Little-endian i32 values stored in a byte section.
