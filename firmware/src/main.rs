@@ -77,6 +77,26 @@ fn main() -> ! {
     exit(status)
 }
 
+/// Room for the misaligned copy of a blob (feature `misaligned-blob`).
+#[cfg(feature = "misaligned-blob")]
+const MISALIGNED_CAPACITY: usize = 256 * 1024;
+
+/// Copies `blob` to one byte past a 4-byte boundary in RAM (feature `misaligned-blob`).
+#[cfg(feature = "misaligned-blob")]
+fn misaligned_copy(blob: &[u8]) -> Result<&'static [u8], i32> {
+    #[repr(C, align(4))]
+    struct Room([u8; MISALIGNED_CAPACITY + 1]);
+    static mut ROOM: Room = Room([0; MISALIGNED_CAPACITY + 1]);
+    // SAFETY: called once, from `run`; nothing else touches `ROOM`.
+    let room = unsafe { &mut (*core::ptr::addr_of_mut!(ROOM)).0 };
+    let Some(slot) = room.get_mut(1..1 + blob.len()) else {
+        defmt::error!("mote: error: blob larger than the misaligned copy's room");
+        return Err(EXIT_RUN);
+    };
+    slot.copy_from_slice(blob);
+    Ok(slot)
+}
+
 /// Runs every row; Err is the exit status, after a `mote: error:` line.
 fn run() -> Result<(), i32> {
     let Some(peripherals) = cortex_m::Peripherals::take() else {
@@ -98,6 +118,12 @@ fn run() -> Result<(), i32> {
         region.len() as u32
     );
     let partition = read_partition(region, address)?;
+    #[cfg(feature = "misaligned-blob")]
+    let partition = {
+        let mut partition = partition;
+        partition.blob = misaligned_copy(partition.blob)?;
+        partition
+    };
 
     let start = clock::now();
     let parsed = AnyModel::parse(partition.blob);

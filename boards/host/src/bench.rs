@@ -145,7 +145,10 @@ pub fn bench(
     // Totals come from the plain firmware; per-layer figures from a second build that reads
     // the clock after every layer (`Model::run_observed`), which adds a few instructions each.
     let run = device::run_rows(&board, blob, rows, options)?;
-    let timed = firmware::Features { layer_timing: true };
+    let timed = firmware::Features {
+        layer_timing: true,
+        ..Default::default()
+    };
     let layer_run = device::run_rows_with(&board, timed, blob, rows, options)?;
     let elf_bytes = std::fs::read(&run.elf).map_err(io(format!("{}", run.elf.display())))?;
     let elf = Elf::parse(&elf_bytes)?;

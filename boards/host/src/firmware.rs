@@ -33,14 +33,18 @@ pub fn dir() -> PathBuf {
 pub struct Features {
     /// Also run each row layer by layer and report per-layer ticks (feature `layer-timing`).
     pub layer_timing: bool,
+    /// Parse the blob from a RAM copy at an address that is not 4-byte aligned (feature
+    /// `misaligned-blob`, a test aid).
+    pub misaligned_blob: bool,
 }
 
 impl Features {
     fn suffix(self) -> &'static str {
-        if self.layer_timing {
-            "-layer-timing"
-        } else {
-            ""
+        match (self.layer_timing, self.misaligned_blob) {
+            (false, false) => "",
+            (true, false) => "-layer-timing",
+            (false, true) => "-misaligned-blob",
+            (true, true) => "-layer-timing-misaligned-blob",
         }
     }
 }
@@ -78,6 +82,9 @@ pub fn build_with(board: &Board, features: Features) -> Result<PathBuf, BoardErr
     let mut feature_list: Vec<&str> = board.features.iter().map(String::as_str).collect();
     if features.layer_timing {
         feature_list.push("layer-timing");
+    }
+    if features.misaligned_blob {
+        feature_list.push("misaligned-blob");
     }
     let mut feature_args = Vec::new();
     if !board.default_features {

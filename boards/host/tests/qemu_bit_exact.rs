@@ -228,9 +228,30 @@ fn compare(
     expected: &[Vec<i8>],
     options: qemu::Options,
 ) {
+    compare_with(
+        board,
+        firmware::Features::default(),
+        name,
+        blob,
+        rows,
+        expected,
+        options,
+    )
+}
+
+/// [`compare`] with a firmware built with `features`.
+fn compare_with(
+    board: &Board,
+    features: firmware::Features,
+    name: &str,
+    blob: &[u8],
+    rows: &[Vec<i8>],
+    expected: &[Vec<i8>],
+    options: qemu::Options,
+) {
     let board_name = &board.name;
     {
-        let run: DeviceRun = device::run_rows(board, blob, rows, options)
+        let run: DeviceRun = device::run_rows_with(board, features, blob, rows, options)
             .unwrap_or_else(|e| panic!("{board_name} / {name}: {e}"));
         assert_eq!(
             run.outputs.len(),
@@ -265,6 +286,32 @@ fn bit_exact_on_qemu_m33() {
 #[test]
 fn bit_exact_on_qemu_m55() {
     check_board("qemu-m55");
+}
+
+/// A blob at an address that is not 4-byte aligned (as `include_bytes!` may place it) takes the
+/// DSP kernel's unaligned loads: the firmware copies it to such an address first.
+#[test]
+fn bit_exact_with_a_misaligned_blob_on_qemu_m4() {
+    if !qemu_present() {
+        return;
+    }
+    let board = Board::load("qemu-m4").unwrap();
+    let features = firmware::Features {
+        misaligned_blob: true,
+        ..Default::default()
+    };
+    let options = qemu::Options {
+        icount: false,
+        ..qemu::Options::default()
+    };
+    for sizes in [&[40, 64, 48, 9][..], &[37, 13, 6]] {
+        let graph = random_mlp(sizes, 7);
+        let blob = build_for(&graph, &ProvenanceInfo::default(), Target::ArmDsp).unwrap();
+        let rows = mote_boards::bench::pseudo_random_rows(12, sizes[0]);
+        let name = format!("random_mlp {sizes:?} (arm-dsp, misaligned blob)");
+        let expected = host_outputs(&blob, &rows);
+        compare_with(&board, features, &name, &blob, &rows, &expected, options);
+    }
 }
 
 /// Runs the qemu-m4 firmware on a raw partition image; returns the error it must report.

@@ -5,7 +5,8 @@
 //! Two entry points, one per weight layout: [`fully_connected`] reads row-major weights through
 //! four row pointers; [`fully_connected_row_quads`] reads the exporter's
 //! [`WeightLayout::RowQuads`](crate::manifest::WeightLayout) order through one pointer with
-//! `LDRD`, in a hand-scheduled `asm!` loop of 8 inputs x 4 rows (44 instructions per 32 MACs).
+//! `LDRD`, in a hand-scheduled `asm!` loop of 8 inputs x 4 rows (44 instructions per 32 MACs;
+//! two `LDR` instead of each `LDRD` when the blob sits at an address that is not 4-aligned).
 //!
 //! Bit-exact with [`super::fully_connected::fully_connected`]: the same i32 wrapping sums in a
 //! different order (integer addition is associative), then the same requantisation. Off Arm the
@@ -59,11 +60,12 @@ pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], o
         && layer.bias.len() >= 4 * rows
         && layer.multipliers.len() >= 4 * rows
         && layer.shifts.len() >= rows;
-    // `LDRD` faults on a misaligned address; sections are 16-byte aligned within the blob, so
-    // this only fails for a blob placed at an odd address, which the portable kernel handles.
-    if !fits || layer.weights.as_ptr() as usize % 4 != 0 {
+    if !fits {
         return portable_row_quads(layer, input, output);
     }
+    // Sections are 16-byte aligned within the blob, so the weights are 4-byte aligned unless
+    // the blob itself is not (`include_bytes!` promises no alignment).
+    let aligned = layer.weights.as_ptr() as usize % 4 == 0;
     let pairs = n / (2 * QUAD);
     let (tail, tail_groups) = tail_inputs(input, n, 2 * pairs);
     let mut row = 0;
@@ -71,9 +73,16 @@ pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], o
         // SAFETY: block `row / 4` lies inside `weights` (checked above: the section holds
         // `ceil(rows / 4)` blocks of `block_len` bytes).
         let block = unsafe { layer.weights.as_ptr().add(row / QUAD * block_len) };
-        // SAFETY: the block holds `block_len >= 32 * pairs` bytes and is 4-byte aligned (the
-        // section is, and `block_len` is a multiple of 16); `input` holds `n >= 8 * pairs`.
-        let mut acc = unsafe { dot_group_pairs(block, input.as_ptr(), pairs) };
+        // SAFETY: the block holds `block_len >= 32 * pairs` bytes, and is 4-byte aligned when
+        // `aligned` (the section start is then, and `block_len` is a multiple of 16); `input`
+        // holds `n >= 8 * pairs` values.
+        let mut acc = unsafe {
+            if aligned {
+                dot_group_pairs::<true>(block, input.as_ptr(), pairs)
+            } else {
+                dot_group_pairs::<false>(block, input.as_ptr(), pairs)
+            }
+        };
         for (g, &x) in tail.iter().enumerate().take(tail_groups) {
             // SAFETY: group `2 * pairs + g < groups` of the block, 16 bytes, is inside it.
             let group = unsafe {
@@ -135,13 +144,18 @@ fn tail_inputs(input: &[i8], n: usize, first_group: usize) -> ([u32; 2], usize) 
 }
 
 /// The four rows' dot products over the first `pairs` pairs of column groups (8 inputs each)
-/// of the block at `weights`.
+/// of the block at `weights`. `ALIGNED` weights load 8 bytes per `LDRD`; otherwise two `LDR`,
+/// which Armv7E-M allows at any address (a blob from `include_bytes!` may sit anywhere).
 ///
 /// # Safety
-/// `weights` must point to `32 * pairs` readable bytes and be 4-byte aligned (for `LDRD`);
-/// `input` must point to `8 * pairs` readable bytes.
+/// `weights` must point to `32 * pairs` readable bytes, 4-byte aligned when `ALIGNED` (`LDRD`
+/// faults otherwise); `input` must point to `8 * pairs` readable bytes.
 #[inline(always)]
-unsafe fn dot_group_pairs(weights: *const i8, input: *const i8, pairs: usize) -> [i32; 4] {
+unsafe fn dot_group_pairs<const ALIGNED: bool>(
+    weights: *const i8,
+    input: *const i8,
+    pairs: usize,
+) -> [i32; 4] {
     let mut acc = [0i32; 4];
     if pairs == 0 {
         return acc;
@@ -152,12 +166,12 @@ unsafe fn dot_group_pairs(weights: *const i8, input: *const i8, pairs: usize) ->
         // Per group of four inputs: one LDR of the inputs, two SXTB16 for its even and odd
         // bytes, then per pair of rows one LDRD of 8 weights, 4 SXTB16 and 4 SMLAD.
         macro_rules! group {
-            () => {
+            ($load:literal) => {
                 concat!(
                     "ldr {x}, [{xp}], #4\n",
                     "sxtb16 {xo}, {x}, ror #8\n",
                     "sxtb16 {x}, {x}\n",
-                    "ldrd {w0}, {w1}, [{wp}], #8\n",
+                    $load,
                     "sxtb16 {t}, {w0}\n",
                     "smlad {a0}, {t}, {x}, {a0}\n",
                     "sxtb16 {t}, {w0}, ror #8\n",
@@ -166,7 +180,7 @@ unsafe fn dot_group_pairs(weights: *const i8, input: *const i8, pairs: usize) ->
                     "smlad {a1}, {t}, {x}, {a1}\n",
                     "sxtb16 {t}, {w1}, ror #8\n",
                     "smlad {a1}, {t}, {xo}, {a1}\n",
-                    "ldrd {w0}, {w1}, [{wp}], #8\n",
+                    $load,
                     "sxtb16 {t}, {w0}\n",
                     "smlad {a2}, {t}, {x}, {a2}\n",
                     "sxtb16 {t}, {w0}, ror #8\n",
@@ -178,32 +192,42 @@ unsafe fn dot_group_pairs(weights: *const i8, input: *const i8, pairs: usize) ->
                 )
             };
         }
-        // SAFETY: the loop runs `pairs >= 1` times and each pass reads 32 bytes through `wp` and
-        // 8 through `xp`, only forward from the given pointers, which the caller guarantees are
-        // readable for that long. `LDRD` needs a 4-byte aligned address: the caller aligns
-        // `weights`, and every step adds 8. `LDR` of the inputs may be unaligned, which Armv7E-M allows. Only
-        // registers named as operands are written; SMLAD may set the Q flag, which nothing reads.
-        unsafe {
-            core::arch::asm!(
-                "2:",
-                group!(),
-                group!(),
-                "subs {n}, {n}, #1",
-                "bne 2b",
-                xp = inout(reg) input => _,
-                wp = inout(reg) weights => _,
-                n = inout(reg) pairs => _,
-                a0 = inout(reg) a0,
-                a1 = inout(reg) a1,
-                a2 = inout(reg) a2,
-                a3 = inout(reg) a3,
-                x = out(reg) _,
-                xo = out(reg) _,
-                w0 = out(reg) _,
-                w1 = out(reg) _,
-                t = out(reg) _,
-                options(nostack, readonly),
-            );
+        macro_rules! pairs_loop {
+            ($load:literal) => {
+                // SAFETY: the loop runs `pairs >= 1` times and each pass reads 32 bytes through
+                // `wp` and 8 through `xp`, only forward from the given pointers, which the caller
+                // guarantees are readable for that long. `LDRD` (only when `ALIGNED`) needs a
+                // 4-byte aligned address: the caller aligns `weights` then, and every step adds
+                // 8; `LDR` may be unaligned on Armv7E-M. Only registers named as operands are
+                // written; SMLAD may set the Q flag, which nothing reads.
+                unsafe {
+                    core::arch::asm!(
+                        "2:",
+                        group!($load),
+                        group!($load),
+                        "subs {n}, {n}, #1",
+                        "bne 2b",
+                        xp = inout(reg) input => _,
+                        wp = inout(reg) weights => _,
+                        n = inout(reg) pairs => _,
+                        a0 = inout(reg) a0,
+                        a1 = inout(reg) a1,
+                        a2 = inout(reg) a2,
+                        a3 = inout(reg) a3,
+                        x = out(reg) _,
+                        xo = out(reg) _,
+                        w0 = out(reg) _,
+                        w1 = out(reg) _,
+                        t = out(reg) _,
+                        options(nostack, readonly),
+                    );
+                }
+            };
+        }
+        if ALIGNED {
+            pairs_loop!("ldrd {w0}, {w1}, [{wp}], #8\n");
+        } else {
+            pairs_loop!("ldr {w0}, [{wp}], #4\nldr {w1}, [{wp}], #4\n");
         }
         acc = [a0, a1, a2, a3];
     }
