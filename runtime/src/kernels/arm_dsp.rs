@@ -16,6 +16,7 @@
 
 use super::fully_connected::{constants, requantize, FullyConnectedView};
 use super::layout::QUAD;
+use crate::manifest::WeightLayout;
 
 /// Same contract as the portable reference: writes `min(output.len(), rows)` outputs.
 pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
@@ -44,7 +45,8 @@ pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mu
 }
 
 /// Same contract as [`super::layout::fully_connected_row_quads`], for
-/// [`WeightLayout::RowQuads`](crate::manifest::WeightLayout) weights.
+/// [`WeightLayout::RowQuads`](crate::manifest::WeightLayout) weights; writes nothing for a
+/// view that does not [fit](FullyConnectedView::fits) its shape.
 ///
 /// Lean on purpose, since small layers are mostly overhead: every length is checked once up
 /// front, then each block of four rows runs the `asm!` loop over pairs of column groups, the at
@@ -54,14 +56,9 @@ pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], o
     let (n, rows) = (layer.input_len, output.len());
     let groups = n.div_ceil(QUAD);
     let block_len = QUAD * QUAD * groups;
-    let fits = n > 0
-        && input.len() >= n
-        && layer.weights.len() >= rows.div_ceil(QUAD) * block_len
-        && layer.bias.len() >= 4 * rows
-        && layer.multipliers.len() >= 4 * rows
-        && layer.shifts.len() >= rows;
-    if !fits {
-        return portable_row_quads(layer, input, output);
+    // The unchecked reads below rely on this: the RowQuads sizes, checked once.
+    if layer.layout != WeightLayout::RowQuads || !layer.fits(input.len(), rows) {
+        return;
     }
     // Sections are 16-byte aligned within the blob, so the weights are 4-byte aligned unless
     // the blob itself is not (`include_bytes!` promises no alignment).
@@ -70,8 +67,8 @@ pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], o
     let (tail, tail_groups) = tail_inputs(input, n, 2 * pairs);
     let mut row = 0;
     while row < rows {
-        // SAFETY: block `row / 4` lies inside `weights` (checked above: the section holds
-        // `ceil(rows / 4)` blocks of `block_len` bytes).
+        // SAFETY: block `row / 4` lies inside `weights` (`fits` for RowQuads checked above: the
+        // section holds `ceil(rows / 4)` blocks of `block_len` bytes).
         let block = unsafe { layer.weights.as_ptr().add(row / QUAD * block_len) };
         // SAFETY: the block holds `block_len >= 32 * pairs` bytes, and is 4-byte aligned when
         // `aligned` (the section start is then, and `block_len` is a multiple of 16); `input`
@@ -120,12 +117,6 @@ unsafe fn requantize_at(layer: &FullyConnectedView<'_>, dot: i32, index: usize) 
         shift as i8 as i32,
     );
     requantize(layer, dot, constants)
-}
-
-/// The portable kernel, kept out of line so that the fast path stays small.
-#[inline(never)]
-fn portable_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
-    super::layout::fully_connected_row_quads(layer, input, output)
 }
 
 /// The input words of the column groups from `first_group` on (at most two remain after the
@@ -376,5 +367,33 @@ mod tests {
         assert_eq!(sxtb16(0x80_7F_01_FF), 0x007F_FFFF);
         assert_eq!(sxtb16_ror8(0x80_7F_01_FF), 0xFF80_0001);
         assert_eq!(smlad(0x0002_FFFF, 0x0003_0005, 10), 10 - 5 + 6);
+    }
+
+    #[test]
+    fn a_view_that_does_not_fit_writes_nothing() {
+        let weights = [1i8; 16];
+        let bias = [0u8; 16];
+        let view = FullyConnectedView {
+            weights: &weights,
+            layout: WeightLayout::RowQuads,
+            symmetric_weights: true,
+            bias: &bias,
+            multipliers: &bias,
+            shifts: &[0; 4],
+            input_len: 8, // needs 32 weight bytes for 4 rows; there are 16
+            output_offset: 0,
+            activation_min: -128,
+            activation_max: 127,
+        };
+        let mut out = [7i8; 4];
+        fully_connected_row_quads(&view, &[1; 8], &mut out);
+        assert_eq!(out, [7; 4]);
+        let row_major = FullyConnectedView {
+            layout: WeightLayout::RowMajor,
+            input_len: 4,
+            ..view
+        };
+        fully_connected_row_quads(&row_major, &[1; 4], &mut out);
+        assert_eq!(out, [7; 4]);
     }
 }

@@ -31,6 +31,24 @@ pub struct FullyConnectedView<'a> {
     pub activation_max: i8,
 }
 
+impl FullyConnectedView<'_> {
+    /// True when every tensor holds what `rows` outputs from `input_len` inputs need in this
+    /// layout: always for a layer of a parsed model. The optimised kernels check it once and
+    /// then read without bounds checks; a view that fails it makes them write nothing.
+    pub fn fits(&self, input_len: usize, rows: usize) -> bool {
+        let weights = super::layout::packed_len(self.layout, rows, self.input_len);
+        let (Some(weights), Some(constants)) = (weights, rows.checked_mul(4)) else {
+            return false;
+        };
+        self.input_len > 0
+            && input_len >= self.input_len
+            && self.weights.len() >= weights
+            && self.bias.len() >= constants
+            && self.multipliers.len() >= constants
+            && self.shifts.len() >= rows
+    }
+}
+
 /// `output[o] = clamp(requant(bias[o] + Σ_k w[o][k]·input[k]) + output_offset)` over
 /// row-major weights (whatever `layer.layout` says).
 ///
