@@ -394,11 +394,48 @@ pub fn build_gp(
     format: GpFormat,
     provenance: &ProvenanceInfo,
 ) -> Result<Vec<u8>, ExportError> {
+    build_gp_outputs(std::slice::from_ref(params), format, provenance)
+}
+
+/// A blob with one output per parameter file: independent GPs that share the kernel, the
+/// inducing inputs, the jitter and the input standardisation (so one kernel vector and one
+/// solve serve them all), each with its own `q(u)`, noise and target standardisation.
+pub fn build_gp_outputs(
+    outputs: &[GpParams],
+    format: GpFormat,
+    provenance: &ProvenanceInfo,
+) -> Result<Vec<u8>, ExportError> {
+    let Some(params) = outputs.first() else {
+        return Err(unsupported("a GP blob needs at least one output"));
+    };
+    let shared = |o: &GpParams| {
+        o.input_dim == params.input_dim
+            && o.kernel == params.kernel
+            && o.inducing_inputs == params.inducing_inputs
+            && o.jitter == params.jitter
+            && o.input_standardisation == params.input_standardisation
+    };
+    if !outputs.iter().all(shared) {
+        return Err(unsupported(
+            "the outputs of one GP blob must share the kernel, the inducing inputs, the jitter \
+             and the input standardisation",
+        ));
+    }
     let t = terms(params)?;
-    let payloads = match format {
+    let mut payloads = match format {
         GpFormat::F32 => f32_payloads(&t),
         GpFormat::Fixed => fixed_payloads(&t)?,
     };
+    for other in outputs.iter().skip(1) {
+        let extra = match format {
+            GpFormat::F32 => f32_payloads(&terms(other)?),
+            GpFormat::Fixed => fixed_payloads(&terms(other)?)?,
+        };
+        // Mean weights, variance factor and output affine: one after another per output.
+        for (section, more) in payloads.sections.iter_mut().zip(extra.sections).skip(4) {
+            section.extend_from_slice(&more);
+        }
+    }
     let d = params.input_dim as u32;
     let m = params.inducing_inputs.len() as u32;
     let arena = arena_len(payloads.numbers, d, m)
@@ -412,7 +449,7 @@ pub fn build_gp(
         },
         input_transform: None,
         output: TensorInfo {
-            len: 1,
+            len: outputs.len() as u32,
             quant: GP_TENSOR_QUANT,
         },
         arena_len: arena,
