@@ -18,7 +18,7 @@ use mote_runtime::GpModel;
 use mote_train::data::Dataset;
 use mote_train::gp::kernels::Kernel;
 use mote_train::gp::likelihood::Likelihood;
-use mote_train::gp::linalg::{cholesky, solve_lower};
+use mote_train::gp::linalg::{cholesky, solve_lower, solve_lower_transpose};
 use mote_train::gp::params::GpParams;
 use mote_train::gp::posterior::SparseGp;
 use mote_train::tape::Matrix;
@@ -214,6 +214,44 @@ fn terms(params: &GpParams) -> Result<Terms, ExportError> {
         target_mean: target.mean[0],
         target_scale: target.scale[0],
     })
+}
+
+/// The 2-norm condition number of `K = L Lᵀ`, by power iteration on `K` and on `K⁻¹` (through
+/// the factor): what bounds how far f32 kernel values and factors can move the prediction
+/// (roughly `cond · 6e-8` relative).
+pub fn condition_number(params: &GpParams) -> Result<f64, ExportError> {
+    let l = terms(params)?.chol;
+    let m = l.rows;
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let power = |apply: &dyn Fn(&Matrix) -> Matrix| {
+        let mut v = Matrix::new(m, 1, (0..m).map(|i| 1.0 + (i % 3) as f64).collect());
+        let mut lambda = 0.0;
+        for _ in 0..100 {
+            let w = apply(&v);
+            let n = norm(&w.data);
+            if !(n > 0.0 && n.is_finite()) {
+                break;
+            }
+            lambda = n / norm(&v.data);
+            v = Matrix::new(m, 1, w.data.iter().map(|x| x / n).collect());
+        }
+        lambda
+    };
+    // K v = L (Lᵀ v); K⁻¹ v = L⁻ᵀ (L⁻¹ v).
+    let largest = power(&|v: &Matrix| {
+        let lt_v: Vec<f64> = (0..m)
+            .map(|i| (i..m).map(|j| l.get(j, i) * v.data[j]).sum())
+            .collect();
+        Matrix::new(
+            m,
+            1,
+            (0..m)
+                .map(|i| (0..=i).map(|j| l.get(i, j) * lt_v[j]).sum())
+                .collect(),
+        )
+    });
+    let inverse = power(&|v: &Matrix| solve_lower_transpose(&l, &solve_lower(&l, v)));
+    Ok(largest * inverse)
 }
 
 fn le_bytes<T: Copy, const N: usize>(values: &[T], to: impl Fn(T) -> [u8; N]) -> Vec<u8> {
@@ -566,6 +604,8 @@ pub struct GpReport {
     pub max_rel_var: f64,
     /// Fixed point only: largest `|mean − f32 mean| / f32 sd`, and NLPD over the f32 blob's.
     pub versus_f32: Option<(f64, f64)>,
+    /// Condition number of `K(Z, Z) + jitter·I` ([`condition_number`]).
+    pub condition: f64,
 }
 
 /// Exports `params` in `format` and, given held-out rows, measures the blob against the f64
@@ -609,6 +649,7 @@ pub fn export_gp(
         max_rel_mean: 0.0,
         max_rel_var: 0.0,
         versus_f32: None,
+        condition: condition_number(params)?,
     };
     let Some(test) = test.filter(|t| !t.is_empty()) else {
         return Ok((blob, report));
@@ -691,6 +732,17 @@ impl fmt::Display for GpReport {
                 )?;
             }
         }
+        writeln!(f, "K(Z,Z) condition  {:.2e}", self.condition)?;
+        if self.condition > 1e6 {
+            writeln!(
+                f,
+                "note              K(Z,Z) is ill-conditioned: f32 rounding may be amplified up to \
+                 {:.0e} relative (a worst-case bound; the measured error is above); more \
+                 jitter, or fewer or better spread inducing points, make the model exportable \
+                 more exactly",
+                self.condition * 6e-8
+            )?;
+        }
         writeln!(f, "blob bytes        {}", self.blob_bytes)?;
         writeln!(f, "arena bytes       {}", self.arena_bytes)?;
         write!(f, "MACs/prediction   {}", self.macs)
@@ -707,6 +759,15 @@ mod tests {
         let a = Matrix::new(2, 2, vec![1.0, 2.0, 2.0, 4.0]);
         let r = psd_cholesky(&a);
         assert_eq!(r.data, vec![1.0, 0.0, 2.0, 0.0]);
+    }
+
+    #[test]
+    fn condition_number_of_a_diagonal_kernel_matrix() {
+        // Far-apart inducing points: K ≈ σ²·I + jitter, condition ≈ 1.
+        let mut params = crate::synthetic::random_gp(4, 1, 2);
+        params.inducing_inputs = vec![vec![-300.0], vec![-100.0], vec![100.0], vec![300.0]];
+        let c = condition_number(&params).unwrap();
+        assert!((c - 1.0).abs() < 1e-6, "{c}");
     }
 
     #[test]
