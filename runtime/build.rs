@@ -4,6 +4,7 @@
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(mote_arm_dsp)");
     println!("cargo::rustc-check-cfg=cfg(mote_helium)");
+    println!("cargo::rustc-check-cfg=cfg(mote_arm_fpu)");
     println!("cargo::rerun-if-env-changed=TARGET");
     println!("cargo::rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let target = std::env::var("TARGET").unwrap_or_default();
@@ -21,6 +22,13 @@ fn main() {
         && flags
             .iter()
             .any(|f| f.contains("target-cpu=cortex-m55") || f.contains("+mve"));
+    // A single-precision FPU with VLDM and chained VMLA/VMLS: the hard-float Armv7E-M and
+    // Armv8-M Mainline targets (Cortex-M4F, M7, M33, M55).
+    if target.ends_with("eabihf")
+        && (target.starts_with("thumbv7em") || target.starts_with("thumbv8m.main"))
+    {
+        println!("cargo::rustc-cfg=mote_arm_fpu");
+    }
     if helium {
         println!("cargo::rustc-cfg=mote_helium");
     } else if target.starts_with("thumbv7em") || armv8m_dsp {

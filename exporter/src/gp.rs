@@ -18,7 +18,7 @@ use mote_runtime::GpModel;
 use mote_train::data::Dataset;
 use mote_train::gp::kernels::Kernel;
 use mote_train::gp::likelihood::Likelihood;
-use mote_train::gp::linalg::{cholesky, solve_lower};
+use mote_train::gp::linalg::{cholesky, solve_lower, solve_lower_transpose};
 use mote_train::gp::params::GpParams;
 use mote_train::gp::posterior::SparseGp;
 use mote_train::tape::Matrix;
@@ -216,6 +216,44 @@ fn terms(params: &GpParams) -> Result<Terms, ExportError> {
     })
 }
 
+/// The 2-norm condition number of `K = L Lᵀ`, by power iteration on `K` and on `K⁻¹` (through
+/// the factor): what bounds how far f32 kernel values and factors can move the prediction
+/// (roughly `cond · 6e-8` relative).
+pub fn condition_number(params: &GpParams) -> Result<f64, ExportError> {
+    let l = terms(params)?.chol;
+    let m = l.rows;
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let power = |apply: &dyn Fn(&Matrix) -> Matrix| {
+        let mut v = Matrix::new(m, 1, (0..m).map(|i| 1.0 + (i % 3) as f64).collect());
+        let mut lambda = 0.0;
+        for _ in 0..100 {
+            let w = apply(&v);
+            let n = norm(&w.data);
+            if !(n > 0.0 && n.is_finite()) {
+                break;
+            }
+            lambda = n / norm(&v.data);
+            v = Matrix::new(m, 1, w.data.iter().map(|x| x / n).collect());
+        }
+        lambda
+    };
+    // K v = L (Lᵀ v); K⁻¹ v = L⁻ᵀ (L⁻¹ v).
+    let largest = power(&|v: &Matrix| {
+        let lt_v: Vec<f64> = (0..m)
+            .map(|i| (i..m).map(|j| l.get(j, i) * v.data[j]).sum())
+            .collect();
+        Matrix::new(
+            m,
+            1,
+            (0..m)
+                .map(|i| (0..=i).map(|j| l.get(i, j) * lt_v[j]).sum())
+                .collect(),
+        )
+    });
+    let inverse = power(&|v: &Matrix| solve_lower_transpose(&l, &solve_lower(&l, v)));
+    Ok(largest * inverse)
+}
+
 fn le_bytes<T: Copy, const N: usize>(values: &[T], to: impl Fn(T) -> [u8; N]) -> Vec<u8> {
     values.iter().flat_map(|&v| to(v)).collect()
 }
@@ -394,11 +432,48 @@ pub fn build_gp(
     format: GpFormat,
     provenance: &ProvenanceInfo,
 ) -> Result<Vec<u8>, ExportError> {
+    build_gp_outputs(std::slice::from_ref(params), format, provenance)
+}
+
+/// A blob with one output per parameter file: independent GPs that share the kernel, the
+/// inducing inputs, the jitter and the input standardisation (so one kernel vector and one
+/// solve serve them all), each with its own `q(u)`, noise and target standardisation.
+pub fn build_gp_outputs(
+    outputs: &[GpParams],
+    format: GpFormat,
+    provenance: &ProvenanceInfo,
+) -> Result<Vec<u8>, ExportError> {
+    let Some(params) = outputs.first() else {
+        return Err(unsupported("a GP blob needs at least one output"));
+    };
+    let shared = |o: &GpParams| {
+        o.input_dim == params.input_dim
+            && o.kernel == params.kernel
+            && o.inducing_inputs == params.inducing_inputs
+            && o.jitter == params.jitter
+            && o.input_standardisation == params.input_standardisation
+    };
+    if !outputs.iter().all(shared) {
+        return Err(unsupported(
+            "the outputs of one GP blob must share the kernel, the inducing inputs, the jitter \
+             and the input standardisation",
+        ));
+    }
     let t = terms(params)?;
-    let payloads = match format {
+    let mut payloads = match format {
         GpFormat::F32 => f32_payloads(&t),
         GpFormat::Fixed => fixed_payloads(&t)?,
     };
+    for other in outputs.iter().skip(1) {
+        let extra = match format {
+            GpFormat::F32 => f32_payloads(&terms(other)?),
+            GpFormat::Fixed => fixed_payloads(&terms(other)?)?,
+        };
+        // Mean weights, variance factor and output affine: one after another per output.
+        for (section, more) in payloads.sections.iter_mut().zip(extra.sections).skip(4) {
+            section.extend_from_slice(&more);
+        }
+    }
     let d = params.input_dim as u32;
     let m = params.inducing_inputs.len() as u32;
     let arena = arena_len(payloads.numbers, d, m)
@@ -412,7 +487,7 @@ pub fn build_gp(
         },
         input_transform: None,
         output: TensorInfo {
-            len: 1,
+            len: outputs.len() as u32,
             quant: GP_TENSOR_QUANT,
         },
         arena_len: arena,
@@ -529,6 +604,8 @@ pub struct GpReport {
     pub max_rel_var: f64,
     /// Fixed point only: largest `|mean − f32 mean| / f32 sd`, and NLPD over the f32 blob's.
     pub versus_f32: Option<(f64, f64)>,
+    /// Condition number of `K(Z, Z) + jitter·I` ([`condition_number`]).
+    pub condition: f64,
 }
 
 /// Exports `params` in `format` and, given held-out rows, measures the blob against the f64
@@ -572,6 +649,7 @@ pub fn export_gp(
         max_rel_mean: 0.0,
         max_rel_var: 0.0,
         versus_f32: None,
+        condition: condition_number(params)?,
     };
     let Some(test) = test.filter(|t| !t.is_empty()) else {
         return Ok((blob, report));
@@ -654,6 +732,17 @@ impl fmt::Display for GpReport {
                 )?;
             }
         }
+        writeln!(f, "K(Z,Z) condition  {:.2e}", self.condition)?;
+        if self.condition > 1e6 {
+            writeln!(
+                f,
+                "note              K(Z,Z) is ill-conditioned: f32 rounding may be amplified up to \
+                 {:.0e} relative (a worst-case bound; the measured error is above); more \
+                 jitter, or fewer or better spread inducing points, make the model exportable \
+                 more exactly",
+                self.condition * 6e-8
+            )?;
+        }
         writeln!(f, "blob bytes        {}", self.blob_bytes)?;
         writeln!(f, "arena bytes       {}", self.arena_bytes)?;
         write!(f, "MACs/prediction   {}", self.macs)
@@ -670,6 +759,15 @@ mod tests {
         let a = Matrix::new(2, 2, vec![1.0, 2.0, 2.0, 4.0]);
         let r = psd_cholesky(&a);
         assert_eq!(r.data, vec![1.0, 0.0, 2.0, 0.0]);
+    }
+
+    #[test]
+    fn condition_number_of_a_diagonal_kernel_matrix() {
+        // Far-apart inducing points: K ≈ σ²·I + jitter, condition ≈ 1.
+        let mut params = crate::synthetic::random_gp(4, 1, 2);
+        params.inducing_inputs = vec![vec![-300.0], vec![-100.0], vec![100.0], vec![300.0]];
+        let c = condition_number(&params).unwrap();
+        assert!((c - 1.0).abs() < 1e-6, "{c}");
     }
 
     #[test]

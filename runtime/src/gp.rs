@@ -114,12 +114,13 @@ impl OutputAffine {
 }
 
 /// Bytes of scratch memory a GP blob needs: its `d` standardised inputs and `Mp` kernel
-/// values (overwritten by the solve), plus room to align them. `None` on overflow.
+/// values (overwritten by the solve), plus 3 bytes of room to align them to 4 bytes. `None` on
+/// overflow.
 pub fn arena_len(numbers: GpNumbers, inputs: u32, inducing: u32) -> Option<usize> {
     let values = (inputs as usize).checked_add(padded(inducing as usize))?;
     match numbers {
         GpNumbers::F32 => values.checked_mul(4)?.checked_add(3),
-        GpNumbers::Fixed => values.checked_mul(2)?.checked_add(1),
+        GpNumbers::Fixed => values.checked_mul(2)?.checked_add(3),
     }
 }
 
@@ -306,7 +307,10 @@ impl<'a> GpModel<'a> {
                 }
             }
             Params::Fixed(s) => {
-                let (xs, a) = scratch::<i16>(arena, d, mp)?;
+                // The kernel values first, 4-byte aligned: the DSP loops read them in pairs.
+                let skip = arena.as_ptr().align_offset(4);
+                let arena = arena.get_mut(skip..).ok_or(Error::ArenaTooSmall)?;
+                let (a, xs) = scratch::<i16>(arena, mp, d)?;
                 let (offsets, factors) = s
                     .affine
                     .split_at_checked(d)

@@ -127,3 +127,42 @@ fn synthetic_blobs_match_the_host_model() {
         "{fixed_report}"
     );
 }
+
+/// Two outputs sharing kernel and inducing inputs: each output of the two-output blob equals,
+/// bit for bit, the single-output blob of the same parameters (same operations in the same
+/// order), in both number formats.
+#[test]
+fn multi_output_blobs_equal_their_single_output_parts() {
+    use mote_exporter::gp::{build_gp, build_gp_outputs};
+    use mote_runtime::GpModel;
+    let first = mote_exporter::synthetic::random_gp(13, 3, 5);
+    let mut second = mote_exporter::synthetic::random_gp(13, 3, 6);
+    second.kernel = first.kernel.clone();
+    second.inducing_inputs = first.inducing_inputs.clone();
+    second.input_standardisation = first.input_standardisation.clone();
+    let provenance = mote_exporter::ProvenanceInfo::default();
+    for format in [GpFormat::F32, GpFormat::Fixed] {
+        let both = build_gp_outputs(&[first.clone(), second.clone()], format, &provenance).unwrap();
+        let singles = [&first, &second].map(|p| build_gp(p, format, &provenance).unwrap());
+        let model = GpModel::parse(&both).unwrap();
+        assert_eq!(model.output_len(), 2);
+        let mut arena = vec![0u8; model.arena_len()];
+        let (mut mean, mut var) = ([0.0f32; 2], [0.0f32; 2]);
+        for row in [[0.1f32, -2.0, 3.0], [4.0, 0.5, -1.0]] {
+            model.run(&row, &mut arena, &mut mean, &mut var).unwrap();
+            for (p, single) in singles.iter().enumerate() {
+                let single = GpModel::parse(single).unwrap();
+                let (mut m1, mut v1) = ([0.0f32], [0.0f32]);
+                single.run(&row, &mut arena, &mut m1, &mut v1).unwrap();
+                assert_eq!(
+                    (mean[p].to_bits(), var[p].to_bits()),
+                    (m1[0].to_bits(), v1[0].to_bits())
+                );
+            }
+        }
+    }
+    let mut other_z = second.clone();
+    other_z.inducing_inputs[0][0] += 1.0;
+    let err = build_gp_outputs(&[first, other_z], GpFormat::F32, &provenance).unwrap_err();
+    assert!(err.to_string().contains("share"), "{err}");
+}

@@ -18,7 +18,7 @@
 
 use crate::error::{io, BoardError};
 use crate::{bench, firmware, partition, Board};
-use mote_runtime::Model;
+use mote_runtime::AnyModel;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,16 +96,24 @@ pub fn flash(
     if !probe_rs_available() {
         return Err(BoardError::ProbeRsMissing);
     }
-    let model = Model::parse(blob).map_err(BoardError::Blob)?;
+    let model = AnyModel::parse(blob).map_err(BoardError::Blob)?;
+    // Row bytes: int8 inputs of an MLP, the f32 features of a GP.
+    let row_len = match &model {
+        AnyModel::Mlp(m) => m.input_len(),
+        AnyModel::SparseGp(gp) => 4 * gp.input_len(),
+    };
     let generated;
     let rows = match rows {
         Some(rows) => rows,
         None => {
-            generated = bench::pseudo_random_rows(bench::DEFAULT_ROWS, model.input_len());
+            generated = match &model {
+                AnyModel::Mlp(m) => bench::pseudo_random_rows(bench::DEFAULT_ROWS, m.input_len()),
+                AnyModel::SparseGp(gp) => bench::gp_rows(gp, bench::DEFAULT_ROWS),
+            };
             &generated
         }
     };
-    let image = partition::write(blob, rows, model.input_len())?;
+    let image = partition::write(blob, rows, row_len)?;
     board.check_fits(&image)?;
     let elf = firmware_elf(&board, options)?;
     let image_path = std::env::temp_dir().join(format!(

@@ -11,8 +11,9 @@
 //! the SIMD paths (Armv7E-M DSP on m4/m7/m33, Helium on m55) are checked on every board. Also checked: a corrupt or
 //! missing model partition gives an error line and a nonzero exit status, never a fault.
 //!
-//! Sparse GP blobs (the diabetes fixture and a synthetic GP with 64 inducing points and 8
-//! inputs), each in f32 and in fixed point, run on every board too: f32 features in, the mean
+//! Sparse GP blobs (the diabetes fixture, a synthetic GP with 64 inducing points and 8
+//! inputs, and a two-output GP with 13 inducing points over 3 inputs), each in f32 and in
+//! fixed point, run on every board too: f32 features in, the mean
 //! and variance bytes out, which must equal the host runtime's bit for bit (the f32 kernels use
 //! no fused multiply-add and a fixed operation order, so IEEE arithmetic gives the same bits).
 //!
@@ -21,7 +22,7 @@
 use mote_boards::device::{self, DeviceRun};
 use mote_boards::{firmware, partition, qemu, Board, BoardError};
 use mote_exporter::blob::{build, build_for, ProvenanceInfo};
-use mote_exporter::gp::{build_gp, GpFormat};
+use mote_exporter::gp::{build_gp, build_gp_outputs, GpFormat};
 use mote_exporter::{QuantGraph, Target};
 use mote_runtime::{GpModel, Model};
 use mote_tests::{random_mlp, read_i8_rows as read_rows};
@@ -174,11 +175,33 @@ fn host_gp_outputs(blob: &[u8], rows: &[Vec<f32>]) -> Vec<Vec<i8>> {
         .collect()
 }
 
+/// Two outputs sharing 13 inducing points (padding rows) over 3 inputs (no whole group of 4).
+fn two_output_gp() -> Vec<GpParams> {
+    let first = mote_exporter::synthetic::random_gp(13, 3, 5);
+    let mut second = mote_exporter::synthetic::random_gp(13, 3, 6);
+    second.kernel = first.kernel.clone();
+    second.inducing_inputs = first.inducing_inputs.clone();
+    second.input_standardisation = first.input_standardisation.clone();
+    vec![first, second]
+}
+
 fn check_gp(board: &Board, options: qemu::Options) {
-    for (name, params, rows) in gp_cases() {
+    let two = two_output_gp();
+    let two_rows: Vec<Vec<f32>> = (0..12)
+        .map(|i| {
+            (0..3)
+                .map(|k| ((i * 7 + k * 3) % 11) as f32 - 5.0)
+                .collect()
+        })
+        .collect();
+    let cases = gp_cases()
+        .into_iter()
+        .map(|(name, params, rows)| (name, vec![params], rows))
+        .chain([("two-output GP 13x3".to_string(), two, two_rows)]);
+    for (name, outputs, rows) in cases {
         for format in [GpFormat::F32, GpFormat::Fixed] {
             let name = format!("{name} ({format})");
-            let blob = build_gp(&params, format, &ProvenanceInfo::default())
+            let blob = build_gp_outputs(&outputs, format, &ProvenanceInfo::default())
                 .unwrap_or_else(|e| panic!("{name}: build failed: {e}"));
             let byte_rows: Vec<Vec<i8>> = rows
                 .iter()

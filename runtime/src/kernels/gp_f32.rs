@@ -24,17 +24,19 @@ const EXP2_POLY: [f32; 6] = [
 ];
 
 /// `exp(−t)` for `t >= 0`, relative error below `3e-7 + 7e-8·t` (the polynomial, and the
-/// rounding of `t·log2(e)`); 0 from `t >= 87` on (where the result would not be a normal f32)
-/// and for NaN. Negative `t` is treated as 0.
+/// rounding of `t·log2(e)`); 0 from `t ≈ 87.7` on (where the result would not be a normal
+/// f32) and for `+∞`; NaN for NaN. Callers pass `t >= 0` (a negative `t` gives an inaccurate
+/// value).
 #[inline(always)]
 pub fn exp_neg(t: f32) -> f32 {
-    if t.is_nan() || t >= 87.0 {
-        return 0.0;
-    }
-    let t = if t > 0.0 { t } else { 0.0 };
-    // exp(−t) = 2^−y = 2^−n · 2^(n − y), with n = round(y) in 0..=126.
+    // exp(−t) = 2^−y = 2^−n · 2^(n − y), with n = round(y) in 0..=126. `as` saturates (NaN
+    // becomes 0, so a NaN `t` stays NaN through `g`).
     let y = t * LOG2_E;
     let n = (y + 0.5) as i32;
+    if n > 126 {
+        return 0.0;
+    }
+    let n = n.max(0);
     let g = n as f32 - y;
     let [c0, c1, c2, c3, c4, c5] = EXP2_POLY;
     let p = c0 + g * (c1 + g * (c2 + g * (c3 + g * (c4 + g * c5))));
@@ -86,13 +88,76 @@ pub fn kernel_values(
 
 #[inline(always)]
 fn kernel_values_with(x: &[f32], inducing: &[f32], out: &mut [f32], f: impl Fn(f32) -> f32) {
-    for (z, k) in inducing.chunks_exact(x.len()).zip(out.iter_mut()) {
-        let mut r2 = 0.0f32;
-        for (xi, zi) in x.iter().zip(z) {
-            let t = xi - zi;
-            r2 += t * t;
+    #[cfg(mote_arm_fpu)]
+    if x.len() == 8 {
+        // All squared distances first (the 8 inputs stay in registers), then the profile.
+        let rows = super::arm_fpu::squared_distances_8(x, inducing, out);
+        if let Some(done) = out.get_mut(..rows) {
+            for k in done {
+                *k = f(*k);
+            }
         }
-        *k = f(r2);
+        return;
+    }
+    for (z, k) in inducing.chunks_exact(x.len()).zip(out.iter_mut()) {
+        *k = f(squared_distance(x, z));
+    }
+}
+
+/// `Σ_k (x_k − z_k)²`, in input order.
+#[inline(always)]
+fn squared_distance(x: &[f32], z: &[f32]) -> f32 {
+    #[cfg(mote_arm_fpu)]
+    let (mut r2, done) = super::arm_fpu::squared_distance(x, z, 0.0);
+    #[cfg(not(mote_arm_fpu))]
+    let (mut r2, done) = (0.0f32, 0);
+    let (Some(x), Some(z)) = (x.get(done..), z.get(done..)) else {
+        return r2;
+    };
+    for (xi, zi) in x.iter().zip(z) {
+        let t = xi - zi;
+        r2 += t * t;
+    }
+    r2
+}
+
+/// `acc[r] −= Σ_j col_j[r] · a_j` over the columns of a block (4 values each), in column order.
+#[inline(always)]
+fn sub_columns(cols: &[f32], a: &[f32], acc: &mut [f32; BLOCK]) {
+    #[cfg(mote_arm_fpu)]
+    let done = super::arm_fpu::sub_columns(cols, a, acc);
+    #[cfg(not(mote_arm_fpu))]
+    let done = 0;
+    let (Some(cols), Some(a)) = (cols.get(BLOCK * done..), a.get(done..)) else {
+        return;
+    };
+    for (column, &aj) in cols.chunks_exact(BLOCK).zip(a) {
+        if let Some(l) = column.first_chunk::<BLOCK>() {
+            acc[0] -= l[0] * aj;
+            acc[1] -= l[1] * aj;
+            acc[2] -= l[2] * aj;
+            acc[3] -= l[3] * aj;
+        }
+    }
+}
+
+/// `acc[r] += Σ_j col_j[r] · a_j` over the columns of a block (4 values each), in column order.
+#[inline(always)]
+fn add_columns(cols: &[f32], a: &[f32], acc: &mut [f32; BLOCK]) {
+    #[cfg(mote_arm_fpu)]
+    let done = super::arm_fpu::add_columns(cols, a, acc);
+    #[cfg(not(mote_arm_fpu))]
+    let done = 0;
+    let (Some(cols), Some(a)) = (cols.get(BLOCK * done..), a.get(done..)) else {
+        return;
+    };
+    for (column, &aj) in cols.chunks_exact(BLOCK).zip(a) {
+        if let Some(u) = column.first_chunk::<BLOCK>() {
+            acc[0] += u[0] * aj;
+            acc[1] += u[1] * aj;
+            acc[2] += u[2] * aj;
+            acc[3] += u[3] * aj;
+        }
     }
 }
 
@@ -100,6 +165,10 @@ fn kernel_values_with(x: &[f32], inducing: &[f32], out: &mut [f32], f: impl Fn(f
 /// factor, `inv_diag` the reciprocals of its diagonal. Row `i`:
 /// `a_i = (k_i − Σ_{j<i} L_ij a_j) · inv_diag_i`, the sum taken in column order.
 pub fn forward_substitute(chol: &[f32], inv_diag: &[f32], a: &mut [f32]) {
+    #[cfg(mote_arm_fpu)]
+    if super::arm_fpu::forward_substitute(chol, inv_diag, a, inv_diag.len() / BLOCK) {
+        return;
+    }
     let mut rest = chol;
     let mut block_start = 0;
     for inv in inv_diag.chunks_exact(BLOCK) {
@@ -117,14 +186,7 @@ pub fn forward_substitute(chol: &[f32], inv_diag: &[f32], a: &mut [f32]) {
             return;
         };
         let mut acc = *block;
-        for (column, &aj) in dense.chunks_exact(BLOCK).zip(done.iter()) {
-            if let Some(l) = column.first_chunk::<BLOCK>() {
-                acc[0] -= l[0] * aj;
-                acc[1] -= l[1] * aj;
-                acc[2] -= l[2] * aj;
-                acc[3] -= l[3] * aj;
-            }
-        }
+        sub_columns(dense, done, &mut acc);
         // The 4 x 4 diagonal block, row by row: each row uses the rows solved before it.
         let (Some(d), Some(inv)) = (diag.first_chunk::<16>(), inv.first_chunk::<BLOCK>()) else {
             return;
@@ -159,6 +221,10 @@ pub fn sum_squares(a: &[f32]) -> f32 {
 /// `‖U a‖²` for the packed upper factor `U` (`a` has `Mp` values): block by block, the four
 /// row sums over columns `4b..Mp`, then their squares added in row order.
 pub fn upper_sum_squares(factor: &[f32], a: &[f32]) -> f32 {
+    #[cfg(mote_arm_fpu)]
+    if let Some(total) = super::arm_fpu::upper_sum_squares(factor, a, a.len() / BLOCK) {
+        return total;
+    }
     let mut total = 0.0f32;
     let mut rest = factor;
     let mut start = 0;
@@ -171,14 +237,7 @@ pub fn upper_sum_squares(factor: &[f32], a: &[f32]) -> f32 {
         };
         rest = next;
         let mut acc = [0.0f32; BLOCK];
-        for (column, &aj) in dense.chunks_exact(BLOCK).zip(tail) {
-            if let Some(u) = column.first_chunk::<BLOCK>() {
-                acc[0] += u[0] * aj;
-                acc[1] += u[1] * aj;
-                acc[2] += u[2] * aj;
-                acc[3] += u[3] * aj;
-            }
-        }
+        add_columns(dense, tail, &mut acc);
         total += acc[0] * acc[0];
         total += acc[1] * acc[1];
         total += acc[2] * acc[2];
@@ -208,10 +267,13 @@ mod tests {
         }
         assert!(worst < 1.0, "worst error {worst} of the bound");
         assert_eq!(exp_neg(0.0), 1.000_000_1);
-        for t in [87.0, 1e30, f32::INFINITY, f32::NAN] {
+        for t in [88.0, 1e30, f32::INFINITY] {
             assert_eq!(exp_neg(t), 0.0);
         }
-        assert_eq!(exp_neg(-5.0), exp_neg(0.0));
+        assert!(exp_neg(f32::NAN).is_nan());
+        // Negative arguments are outside the contract but must not panic.
+        assert!(exp_neg(-5.0).is_finite());
+        let _ = exp_neg(-1e30);
     }
 
     /// Packs a dense lower-triangular `l` (row-major `mp x mp`) the way the exporter does.

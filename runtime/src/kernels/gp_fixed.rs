@@ -14,6 +14,27 @@ fn pair(w0: i16, w1: i16, a0: i16, a1: i16) -> i64 {
     (w0 as i32 * a0 as i32) as i64 + (w1 as i32 * a1 as i32) as i64
 }
 
+/// Row sums `Σ_j w[r][j]·a_j` over the column pairs of a block (int16 pair layout), exact.
+#[inline(always)]
+fn pair_sums(cols: &[i16], a: &[i16]) -> [i64; BLOCK] {
+    #[cfg(any(mote_arm_dsp, mote_helium))]
+    let (mut acc, done) = super::arm_dsp_gp::pair_sums(cols, a);
+    #[cfg(not(any(mote_arm_dsp, mote_helium)))]
+    let (mut acc, done) = ([0i64; BLOCK], 0);
+    let (Some(cols), Some(a)) = (cols.get(BLOCK * done..), a.get(done..)) else {
+        return acc;
+    };
+    for (columns, aj) in cols.chunks_exact(2 * BLOCK).zip(a.chunks_exact(2)) {
+        if let (Some(w), Some(&[a0, a1])) = (columns.first_chunk::<8>(), aj.first_chunk::<2>()) {
+            acc[0] = acc[0].wrapping_add(pair(w[0], w[1], a0, a1));
+            acc[1] = acc[1].wrapping_add(pair(w[2], w[3], a0, a1));
+            acc[2] = acc[2].wrapping_add(pair(w[4], w[5], a0, a1));
+            acc[3] = acc[3].wrapping_add(pair(w[6], w[7], a0, a1));
+        }
+    }
+    acc
+}
+
 /// `exp(−u)` is 0 in Q15 from `u = 12` on (`exp(−12) · 2^15 ≈ 0.2`).
 pub const EXP_CUTOFF_Q16: i64 = 12 << 16;
 /// `u` steps per table entry: `2^12` in Q16, i.e. 1/16.
@@ -47,21 +68,22 @@ pub fn round_shift(x: i64, shift: u32) -> i64 {
 
 /// `exp(−u)` in Q15 for `u >= 0` in Q16, saturated to `32767` (so `exp(0)` is `1 − 2^−15`):
 /// the table entry for `u` rounded down to a 16th, times `1 − f + f²/2 − f³/6` for the rest
-/// `f < 1/16` (error below `f⁴/24 < 7e-7`), in Q30.
+/// `f < 1/16` (error below `f⁴/24 < 7e-7`), evaluated in Q20 with 32-bit integers.
 #[inline(always)]
 pub fn exp_neg_q15(u: i64) -> i16 {
     if !(0..EXP_CUTOFF_Q16).contains(&u) {
         return if u < 0 { i16::MAX } else { 0 };
     }
     let index = (u >> TABLE_STEP_BITS) as usize;
-    let f30 = (u & ((1 << TABLE_STEP_BITS) - 1)) << 14;
-    let f2 = (f30 * f30) >> 30;
-    let f3 = (f2 * f30) >> 30;
-    let poly = (1i64 << 30) - f30 + (f2 >> 1) - f3 / 6;
+    // f < 2^-4 in Q20 is below 2^16, so its square fits a u32, and every term below an i32.
+    let f20 = ((u & ((1 << TABLE_STEP_BITS) - 1)) << 4) as u32;
+    let f2 = (f20 * f20) >> 20;
+    let f3 = (f2 * f20) >> 20;
+    let poly = (1i32 << 20) - f20 as i32 + (f2 >> 1) as i32 - (f3 / 6) as i32;
     let Some(&entry) = EXP_TABLE_Q30.get(index) else {
         return 0;
     };
-    let q15 = round_shift(entry as i64 * poly, 45);
+    let q15 = round_shift(entry as i64 * poly as i64, 35);
     q15.min(i16::MAX as i64) as i16
 }
 
@@ -117,21 +139,18 @@ pub fn forward_substitute(chol: &[i16], inv_diag: &[i32], a: &mut [i16]) {
         let Some(block) = block.first_chunk_mut::<BLOCK>() else {
             return;
         };
+        let sums = pair_sums(dense, done);
         let mut acc = block.map(|k| (k as i64) << 14);
-        for (columns, aj) in dense.chunks_exact(2 * BLOCK).zip(done.chunks_exact(2)) {
-            if let (Some(w), Some(&[a0, a1])) = (columns.first_chunk::<8>(), aj.first_chunk::<2>())
-            {
-                acc[0] = acc[0].wrapping_sub(pair(w[0], w[1], a0, a1));
-                acc[1] = acc[1].wrapping_sub(pair(w[2], w[3], a0, a1));
-                acc[2] = acc[2].wrapping_sub(pair(w[4], w[5], a0, a1));
-                acc[3] = acc[3].wrapping_sub(pair(w[6], w[7], a0, a1));
-            }
+        for (acc, sum) in acc.iter_mut().zip(sums) {
+            *acc = acc.wrapping_sub(sum);
         }
         let (Some(d), Some(inv)) = (diag.first_chunk::<16>(), inv.first_chunk::<BLOCK>()) else {
             return;
         };
+        // |acc| <= 2^32 keeps the product with a (31-bit) reciprocal inside an i64; a valid
+        // model's sums stay near 2^29 (Cauchy–Schwarz), so the clamp only tames corrupt blobs.
         let solve = |acc: i64, inv: i32| -> i16 {
-            let wide = acc.saturating_mul(inv as i64);
+            let wide = acc.clamp(-(1 << 32), 1 << 32) * inv as i64;
             round_shift(wide, 30).clamp(i16::MIN as i64, i16::MAX as i64) as i16
         };
         let term = |l: i16, a: i16| (l as i32 * a as i32) as i64;
@@ -181,16 +200,7 @@ pub fn upper_sum_squares(factor: &[i16], a: &[i16]) -> i64 {
             break;
         };
         rest = next;
-        let mut acc = [0i64; BLOCK];
-        for (columns, aj) in dense.chunks_exact(2 * BLOCK).zip(tail.chunks_exact(2)) {
-            if let (Some(u), Some(&[a0, a1])) = (columns.first_chunk::<8>(), aj.first_chunk::<2>())
-            {
-                acc[0] = acc[0].wrapping_add(pair(u[0], u[1], a0, a1));
-                acc[1] = acc[1].wrapping_add(pair(u[2], u[3], a0, a1));
-                acc[2] = acc[2].wrapping_add(pair(u[4], u[5], a0, a1));
-                acc[3] = acc[3].wrapping_add(pair(u[6], u[7], a0, a1));
-            }
-        }
+        let acc = pair_sums(dense, tail);
         for b in acc {
             let b15 = round_shift(b, 14);
             total = total.wrapping_add(b15.wrapping_mul(b15));

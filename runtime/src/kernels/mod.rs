@@ -5,6 +5,10 @@
 //! `get`, so that even a wrong call cannot read out of bounds.
 
 pub mod arm_dsp;
+#[cfg(any(mote_arm_dsp, mote_helium))]
+pub mod arm_dsp_gp;
+#[cfg(mote_arm_fpu)]
+pub mod arm_fpu;
 #[cfg(test)]
 mod conformance;
 mod fully_connected;
