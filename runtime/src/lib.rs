@@ -32,6 +32,7 @@ pub mod manifest;
 mod model;
 pub mod plan;
 mod quantize;
+pub mod text;
 
 pub use error::Error;
 pub use manifest::{Layer, Manifest, QuantParams};
