@@ -12,8 +12,10 @@ letters (d*mn), zero-width characters, accents, typos, capitals, emoji and repea
 every class (clean included), so no single quirk gives a label away.
 
 Deterministic: the same script gives the same bytes (Python's `random.Random(seed)`, which is
-stable across Python 3 versions for the calls used here). Row order is shuffled; the project's
-split holds out rows with index i % 5 == 4.
+stable across Python 3 versions for the calls used here). The project's split holds out rows
+with index i % 5 == 4; here those rows are written from one template in five that no other row
+uses (slot fillers are shared), so held-out figures measure generalisation to new phrasings,
+not recall of seen ones.
 
 Usage: python3 data/moderation/generate.py [--out data/moderation/messages.csv] [--seed 8]
 """
@@ -386,20 +388,35 @@ PLAN = [
 
 
 def generate(seed):
+    """Rows in file order: rows with index % 5 == 4 (the held-out split) come from templates
+    that no other row uses, so the held-out figures measure generalisation to new phrasings."""
     rng = random.Random(seed)
     seen = set()
-    rows = []
+    pools = {"seen": [], "held_out": []}
     for templates, labels, count, strength, spammy in PLAN:
-        made, attempts = 0, 0
-        while made < count and attempts < count * 50:
-            attempts += 1
-            text = noisy(rng, fill(rng, rng.choice(templates)), strength, spammy)
-            if text in seen:
-                continue
-            seen.add(text)
-            rows.append((text, [int(c in labels) for c in CATEGORIES]))
-            made += 1
-    rng.shuffle(rows)
+        shuffled = list(templates)
+        rng.shuffle(shuffled)
+        held_out = shuffled[::5]
+        seen_templates = [t for i, t in enumerate(shuffled) if i % 5 != 0]
+        for pool, group, n in (("held_out", held_out, count // 5),
+                               ("seen", seen_templates, count - count // 5)):
+            made, attempts = 0, 0
+            while made < n and attempts < n * 50:
+                attempts += 1
+                text = noisy(rng, fill(rng, rng.choice(group)), strength, spammy)
+                if text in seen:
+                    continue
+                seen.add(text)
+                pools[pool].append((text, [int(c in labels) for c in CATEGORIES]))
+                made += 1
+    rng.shuffle(pools["seen"])
+    rng.shuffle(pools["held_out"])
+    # Exactly four seen rows per held-out row (the counts above are multiples of five).
+    assert len(pools["seen"]) == 4 * len(pools["held_out"])
+    rows = []
+    for i in range(len(pools["held_out"])):
+        rows.extend(pools["seen"][4 * i:4 * i + 4])
+        rows.append(pools["held_out"][i])
     return rows
 
 
