@@ -4,7 +4,8 @@
 //! - [`tflite`] imports an int8 `.tflite` flatbuffer into a [`QuantGraph`];
 //! - [`ptq`] quantises a float `mote-train` checkpoint with a calibration set;
 //! - [`lower`] turns a [`QuantGraph`] into the runtime's fixed-point layers and [`blob`] writes
-//!   the bytes; [`evaluate`] runs a blob on real-valued rows through the runtime.
+//!   the bytes; [`evaluate`] runs a blob on real-valued rows through the runtime;
+//! - [`moderation`] exports a moderation model (embedding table, MLP, policy, thresholds).
 #![deny(missing_docs)]
 
 pub mod activation_params;
@@ -13,6 +14,7 @@ mod error;
 pub mod evaluate;
 pub mod graph;
 pub mod lower;
+pub mod moderation;
 pub mod pipeline;
 pub mod ptq;
 pub mod report;

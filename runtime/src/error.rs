@@ -52,6 +52,9 @@ pub enum Error {
     OutputLength,
     /// The arena handed to `run` is smaller than [`crate::Model::arena_len`].
     ArenaTooSmall,
+    /// A moderation blob's categories do not match its outputs, or a name or threshold is
+    /// out of range.
+    BadModerationSpec,
 }
 
 impl core::fmt::Display for Error {
@@ -81,6 +84,9 @@ impl core::fmt::Display for Error {
             Error::InputLength => "input slice has the wrong length",
             Error::OutputLength => "output slice has the wrong length",
             Error::ArenaTooSmall => "arena is smaller than the model needs",
+            Error::BadModerationSpec => {
+                "moderation categories do not match the outputs, or a name or threshold is bad"
+            }
         };
         f.write_str(text)
     }

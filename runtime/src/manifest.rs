@@ -47,6 +47,9 @@ pub struct Manifest<'a> {
 pub enum ModelKind {
     /// A feed-forward network of int8 layers.
     Mlp,
+    /// Text moderation: the featurizer, an int8 embedding bag and an MLP whose outputs are
+    /// per-category scores; a [`crate::moderation::ModerationSpec`] follows the layers.
+    Moderation,
 }
 
 /// Affine quantisation of a tensor: `real = scale * (q - zero_point)`.

@@ -5,6 +5,7 @@ use crate::kernels::{self, FullyConnectedView};
 use crate::manifest::{
     FullyConnected, Layer, Layers, Manifest, ModelKind, Section, WeightLayout, MAX_DIM, MAX_LAYERS,
 };
+use crate::moderation::{self, ModerationSpec};
 use crate::plan::{self, Plan, Slot};
 use crate::{dequantize, quantize, Error, QuantParams};
 
@@ -18,6 +19,8 @@ pub struct Model<'a> {
     layer_bytes: &'a [u8],
     layer_count: usize,
     plan: Plan,
+    /// What follows the layers: a moderation blob's spec, empty for an MLP.
+    extension: &'a [u8],
 }
 
 impl<'a> Model<'a> {
@@ -37,14 +40,25 @@ impl<'a> Model<'a> {
             .map_err(|_| Error::ManifestDecode)?;
         let layers = Layers::new(rest)?;
         let (layer_bytes, layer_count) = (layers.rest(), layers.remaining());
-        let plan = validate(&manifest, layers, blob, header.data_start())?;
+        let (plan, extension) = validate(&manifest, layers, blob, header.data_start())?;
         Ok(Model {
             blob,
             manifest,
             layer_bytes,
             layer_count,
             plan,
+            extension,
         })
+    }
+
+    /// A moderation blob's spec (validated at parse); `None` for other kinds.
+    pub fn moderation_spec(&self) -> Result<Option<ModerationSpec<'a>>, Error> {
+        match self.manifest.kind {
+            ModelKind::Mlp => Ok(None),
+            ModelKind::Moderation => postcard::from_bytes(self.extension)
+                .map(Some)
+                .map_err(|_| Error::ManifestDecode),
+        }
     }
 
     /// The decoded manifest: shapes, quantisation, provenance.
@@ -327,16 +341,14 @@ fn prefix_mut(slice: &mut [i8], len: usize) -> Result<&mut [i8], Error> {
 }
 
 /// Checks everything about the manifest and every layer against `blob`, whose tensor data may
-/// start at `data_start`; returns the arena plan.
-fn validate(
+/// start at `data_start`; returns the arena plan and the bytes after the layers (a moderation
+/// spec, validated too).
+fn validate<'a>(
     manifest: &Manifest<'_>,
-    layers: Layers<'_>,
+    layers: Layers<'a>,
     blob: &[u8],
     data_start: usize,
-) -> Result<Plan, Error> {
-    match manifest.kind {
-        ModelKind::Mlp => {}
-    }
+) -> Result<(Plan, &'a [u8]), Error> {
     let count = layers.remaining();
     if count == 0 {
         return Err(Error::NoLayers);
@@ -389,9 +401,19 @@ fn validate(
         }
         plan.add(index, count, layer.output_len());
     }
-    // Every declared layer decoded, and nothing follows the last one.
-    if validated != count || !decoded.rest().is_empty() {
+    // Every declared layer decoded, and nothing follows the last one but a moderation spec.
+    let extension = decoded.rest();
+    if validated != count {
         return Err(Error::ManifestDecode);
+    }
+    match manifest.kind {
+        ModelKind::Mlp if !extension.is_empty() => return Err(Error::ManifestDecode),
+        ModelKind::Mlp => {}
+        ModelKind::Moderation => {
+            let spec: ModerationSpec<'_> =
+                postcard::from_bytes(extension).map_err(|_| Error::ManifestDecode)?;
+            moderation::validate_spec(&spec, manifest.input.len, manifest.output.len, &sections)?;
+        }
     }
     if previous_len != manifest.output.len {
         return Err(Error::ShapeMismatch);
@@ -402,7 +424,7 @@ fn validate(
     if plan.arena_len() != manifest.arena_len as usize {
         return Err(Error::ArenaLenMismatch);
     }
-    Ok(plan)
+    Ok((plan, extension))
 }
 
 fn check_dim(len: u32) -> Result<(), Error> {
@@ -412,7 +434,8 @@ fn check_dim(len: u32) -> Result<(), Error> {
     Ok(())
 }
 
-struct SectionCheck<'b> {
+/// Checks tensor sections against a blob's data area.
+pub(crate) struct SectionCheck<'b> {
     blob: &'b [u8],
     data_start: usize,
 }
@@ -420,7 +443,12 @@ struct SectionCheck<'b> {
 impl<'b> SectionCheck<'b> {
     /// Checks bounds, alignment and that the section holds `elements · element_size` bytes;
     /// returns the section's bytes for value checks.
-    fn check(&self, section: Section, elements: u32, element_size: u32) -> Result<&'b [u8], Error> {
+    pub(crate) fn check(
+        &self,
+        section: Section,
+        elements: u32,
+        element_size: u32,
+    ) -> Result<&'b [u8], Error> {
         let start = section.offset as usize;
         let end = start
             .checked_add(section.len as usize)

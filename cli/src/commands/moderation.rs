@@ -1,6 +1,7 @@
 //! `mote train moderation` and `mote eval moderation`: the policy-driven text classifier.
 
 use super::Result;
+use mote_exporter::moderation::{export_moderation, ModerationExportOptions, ModerationReport};
 use mote_train::moderation::classifier::{
     self, CategoryScores, ClassifierConfig, ModerationModel, TEST_FOLD,
 };
@@ -17,7 +18,8 @@ pub struct TrainArgs {
     /// category. Rows with index % 5 in 0..=2 train, 3 calibrates thresholds, 4 is held out.
     #[arg(long)]
     data: PathBuf,
-    /// Where to write the model (safetensors; see train/src/moderation/model_file.rs).
+    /// Where to write the model (safetensors; see train/src/moderation/model_file.rs); its
+    /// int8 blob goes beside it with the extension .mote.
     #[arg(long, short)]
     out: PathBuf,
     /// Features hash into 2^bits buckets.
@@ -90,6 +92,63 @@ fn print_counts(messages: &Messages) {
         messages.len(),
         counts.join(", "),
         messages.clean()
+    );
+}
+
+/// Exports `model` to an int8 blob and prints float against int8 on the held-out rows.
+pub fn export(
+    model: &ModerationModel,
+    messages: &Messages,
+    source: &str,
+) -> Result<(Vec<u8>, ModerationReport)> {
+    let options = ModerationExportOptions {
+        source: source.to_string(),
+        ..Default::default()
+    };
+    let (blob, report) = export_moderation(model, messages, &options).map_err(|e| e.to_string())?;
+    print_comparison(model, &report);
+    Ok((blob, report))
+}
+
+/// Float against int8 per category, with the blob's footprint.
+fn print_comparison(model: &ModerationModel, report: &ModerationReport) {
+    outln!(
+        "float vs int8 on the held-out rows ({}): decisions differ on {} message(s)",
+        report.rows,
+        report.disagreements
+    );
+    outln!(
+        "  {:<16} {:>7} {:>7} {:>7}   {:>7} {:>7} {:>7}",
+        "category",
+        "P fp",
+        "R fp",
+        "F1 fp",
+        "P int8",
+        "R int8",
+        "F1 int8"
+    );
+    for ((c, f), q) in model
+        .policy
+        .categories
+        .iter()
+        .zip(&report.float)
+        .zip(&report.int8)
+    {
+        outln!(
+            "  {:<16} {:>7.4} {:>7.4} {:>7.4}   {:>7.4} {:>7.4} {:>7.4}",
+            c.name,
+            f.precision(),
+            f.recall(),
+            f.f1(),
+            q.precision(),
+            q.recall(),
+            q.f1()
+        );
+    }
+    outln!(
+        "  blob {} bytes, arena {} bytes",
+        report.blob_bytes,
+        report.arena_bytes
     );
 }
 
@@ -178,6 +237,10 @@ pub fn run_train(args: TrainArgs) -> Result {
         .meta
         .insert("data_path".into(), args.data.display().to_string());
     model.save(&args.out).map_err(|e| e.to_string())?;
+    let blob_path = args.out.with_extension("mote");
+    let (blob, _) = export(&model, &messages, &args.out.display().to_string())?;
+    super::write_file(&blob_path, &blob)?;
+    outln!("blob -> {} ({} bytes)", blob_path.display(), blob.len());
     outln!(
         "model -> {} (policy {} {}, sha256 {})",
         args.out.display(),
@@ -204,6 +267,7 @@ pub fn run_eval(args: EvalArgs) -> Result {
     print_counts(&messages);
     let scores = model.evaluate(&test);
     print_scores(&model, &scores, test.len());
+    export(&model, &messages, &args.model.display().to_string())?;
     if args.show_errors > 0 {
         let probabilities: Vec<Vec<f32>> =
             test.texts.iter().map(|t| model.probabilities(t)).collect();
