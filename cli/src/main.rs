@@ -58,6 +58,8 @@ enum Command {
     Bench(commands::bench::Args),
     /// Flash a blob (and the firmware, if needed) to a real board with probe-rs and run it.
     Flash(commands::flash::Args),
+    /// Check a moderation policy file (`mote policy check P.toml`).
+    Policy(commands::policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Flash(args) => commands::flash::run(args),
+        Command::Policy(args) => commands::policy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

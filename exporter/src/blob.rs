@@ -7,8 +7,9 @@ use crate::lower::{lower, sections_mut, Lowered};
 use crate::target::Target;
 use mote_runtime::header::{align_up, Header, CRC_START, FORMAT_VERSION, HEADER_LEN};
 use mote_runtime::manifest::{
-    Layer, Manifest, Metric, ModelKind, Provenance, TensorInfo, MAX_METRICS,
+    Layer, Manifest, Metric, ModelKind, Provenance, Section, TensorInfo, MAX_METRICS,
 };
+use mote_runtime::moderation::ModerationSpec;
 use mote_runtime::plan::Plan;
 use mote_runtime::{crc32::crc32, Model};
 
@@ -38,11 +39,53 @@ pub fn build_for(
     provenance: &ProvenanceInfo,
     target: Target,
 ) -> Result<Vec<u8>, ExportError> {
-    let lowered = lower(graph, target.weight_layout())?;
+    build_inner(graph, provenance, target, None)
+}
+
+/// A moderation blob (`ModelKind::Moderation`): `graph` is the MLP after the embedding bag,
+/// `spec` the policy, featurizer and categories (its two sections are placed here), `embedding`
+/// the int8 table and `scales` its little-endian f32 column scales.
+pub fn build_moderation(
+    graph: &QuantGraph,
+    provenance: &ProvenanceInfo,
+    target: Target,
+    spec: &ModerationSpec<'_>,
+    embedding: &[u8],
+    scales: &[u8],
+) -> Result<Vec<u8>, ExportError> {
+    build_inner(graph, provenance, target, Some((spec, embedding, scales)))
+}
+
+fn build_inner(
+    graph: &QuantGraph,
+    provenance: &ProvenanceInfo,
+    target: Target,
+    moderation: Option<(&ModerationSpec<'_>, &[u8], &[u8])>,
+) -> Result<Vec<u8>, ExportError> {
+    let mut lowered = lower(graph, target.weight_layout())?;
+    // The extension's sections refer to payloads by index until they are placed.
+    let extension = moderation.map(|(spec, embedding, scales)| {
+        let mut spec = spec.clone();
+        spec.embedding = Section {
+            offset: lowered.payloads.len() as u32,
+            len: embedding.len() as u32,
+        };
+        lowered.payloads.push(embedding.to_vec());
+        spec.embedding_scales = Section {
+            offset: lowered.payloads.len() as u32,
+            len: scales.len() as u32,
+        };
+        lowered.payloads.push(scales.to_vec());
+        spec
+    });
     let output = graph.ops.last().ok_or(ExportError::EmptyGraph)?;
     let metrics = metrics(provenance)?;
     let mut manifest = Manifest {
-        kind: ModelKind::Mlp,
+        kind: if extension.is_some() {
+            ModelKind::Moderation
+        } else {
+            ModelKind::Mlp
+        },
         input: TensorInfo {
             len: graph.input_len as u32,
             quant: graph.input,
@@ -60,7 +103,7 @@ pub fn build_for(
             metrics,
         },
     };
-    let bytes = place_and_write(&mut manifest, &lowered)?;
+    let bytes = place_and_write(&mut manifest, &lowered, extension.as_ref())?;
     Model::parse(&bytes).map_err(ExportError::SelfCheck)?;
     Ok(bytes)
 }
@@ -83,7 +126,11 @@ pub(crate) fn metrics(
 
 /// Assigns section offsets after the manifest and writes the blob. The manifest's length depends
 /// on the offsets (postcard uses varints), so this repeats until the layout is stable.
-fn place_and_write(manifest: &mut Manifest<'_>, lowered: &Lowered) -> Result<Vec<u8>, ExportError> {
+fn place_and_write(
+    manifest: &mut Manifest<'_>,
+    lowered: &Lowered,
+    extension: Option<&ModerationSpec<'_>>,
+) -> Result<Vec<u8>, ExportError> {
     assemble(&lowered.payloads, |offsets| {
         let mut layers = lowered.layers.clone();
         let mut input_transform = lowered.input_transform;
@@ -92,9 +139,19 @@ fn place_and_write(manifest: &mut Manifest<'_>, lowered: &Lowered) -> Result<Vec
             section.offset = offsets[section.offset as usize] as u32;
         }
         manifest.input_transform = input_transform;
-        // The manifest, then the layers as a postcard sequence (FORMAT.md).
-        postcard::to_allocvec(&(&*manifest, &layers))
-            .map_err(|e| ExportError::Encode(e.to_string()))
+        // The manifest, then the layers as a postcard sequence, then a moderation spec if any
+        // (FORMAT.md).
+        match extension {
+            None => postcard::to_allocvec(&(&*manifest, &layers)),
+            Some(spec) => {
+                let mut spec = spec.clone();
+                for section in [&mut spec.embedding, &mut spec.embedding_scales] {
+                    section.offset = offsets[section.offset as usize] as u32;
+                }
+                postcard::to_allocvec(&(&*manifest, &layers, &spec))
+            }
+        }
+        .map_err(|e| ExportError::Encode(e.to_string()))
     })
 }
 

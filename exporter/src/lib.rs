@@ -5,7 +5,8 @@
 //! - [`ptq`] quantises a float `mote-train` checkpoint with a calibration set;
 //! - [`gp`] turns a sparse GP parameter file into a GP blob (f32 or fixed point);
 //! - [`lower`] turns a [`QuantGraph`] into the runtime's fixed-point layers and [`blob`] writes
-//!   the bytes; [`evaluate`] runs a blob on real-valued rows through the runtime.
+//!   the bytes; [`evaluate`] runs a blob on real-valued rows through the runtime;
+//! - [`moderation`] exports a moderation model (embedding table, MLP, policy, thresholds).
 #![deny(missing_docs)]
 
 pub mod activation_params;
@@ -15,6 +16,7 @@ pub mod evaluate;
 pub mod gp;
 pub mod graph;
 pub mod lower;
+pub mod moderation;
 pub mod pipeline;
 pub mod ptq;
 pub mod report;

@@ -68,6 +68,9 @@ pub enum Error {
     UnsupportedKernel,
     /// An input handed to `run` is NaN or infinite.
     InputNotFinite,
+    /// A moderation blob's categories do not match its outputs, or a name or threshold is
+    /// out of range.
+    BadModerationSpec,
 }
 
 impl core::fmt::Display for Error {
@@ -103,6 +106,9 @@ impl core::fmt::Display for Error {
             Error::BadGpParams => "a GP parameter is out of range",
             Error::UnsupportedKernel => "GP kernel is not available in the blob's number format",
             Error::InputNotFinite => "an input value is NaN or infinite",
+            Error::BadModerationSpec => {
+                "moderation categories do not match the outputs, or a name or threshold is bad"
+            }
         };
         f.write_str(text)
     }

@@ -34,13 +34,16 @@ pub mod header;
 pub mod kernels;
 pub mod manifest;
 mod model;
+pub mod moderation;
 pub mod plan;
 mod quantize;
+pub mod text;
 
 pub use error::Error;
 pub use gp::GpModel;
 pub use manifest::{Layer, Manifest, QuantParams};
 pub use model::{DecodedModel, Model};
+pub use moderation::{Moderation, Verdict};
 pub use quantize::{dequantize, quantize};
 
 /// A parsed blob of either kind: what firmware that runs any blob holds.

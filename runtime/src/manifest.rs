@@ -47,9 +47,12 @@ pub struct Manifest<'a> {
 pub enum ModelKind {
     /// A feed-forward network of int8 layers; a `seq<Layer>` follows the manifest.
     Mlp,
-    /// A sparse Gaussian process (predictive mean and variance); a [`GpSpec`] follows the
-    /// manifest. Run with [`crate::GpModel`].
+    /// Code 1: a sparse Gaussian process (predictive mean and variance); a [`GpSpec`] follows
+    /// the manifest. Run with [`crate::GpModel`].
     SparseGp,
+    /// Code 2: text moderation: the featurizer, an int8 embedding bag and an MLP whose outputs
+    /// are per-category scores; a [`crate::moderation::ModerationSpec`] follows the layers.
+    Moderation,
 }
 
 /// Affine quantisation of a tensor: `real = scale * (q - zero_point)`.

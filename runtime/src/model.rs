@@ -5,6 +5,7 @@ use crate::kernels::{self, FullyConnectedView};
 use crate::manifest::{
     FullyConnected, Layer, Layers, Manifest, ModelKind, Section, MAX_DIM, MAX_LAYERS,
 };
+use crate::moderation::{self, ModerationSpec};
 use crate::plan::{self, Plan, Slot};
 use crate::{dequantize, quantize, Error, QuantParams};
 
@@ -21,6 +22,8 @@ pub struct Model<'a> {
     /// No fully connected weight is -128 (checked at parse on x86-64 only, where the AVX2
     /// kernel can then negate weights; elsewhere `false` and never scanned).
     symmetric_weights: bool,
+    /// What follows the layers: a moderation blob's spec, empty for an MLP.
+    extension: &'a [u8],
 }
 
 impl<'a> Model<'a> {
@@ -38,12 +41,12 @@ impl<'a> Model<'a> {
             .ok_or(Error::ManifestOutOfBounds)?;
         let (manifest, rest) = postcard::take_from_bytes::<Manifest<'a>>(manifest_bytes)
             .map_err(|_| Error::ManifestDecode)?;
-        if manifest.kind != ModelKind::Mlp {
+        if !matches!(manifest.kind, ModelKind::Mlp | ModelKind::Moderation) {
             return Err(Error::ModelKindMismatch);
         }
         let layers = Layers::new(rest)?;
         let (layer_bytes, layer_count) = (layers.rest(), layers.remaining());
-        let plan = validate(&manifest, layers, blob, header.data_start())?;
+        let (plan, extension) = validate(&manifest, layers, blob, header.data_start())?;
         let mut model = Model {
             blob,
             manifest,
@@ -51,6 +54,7 @@ impl<'a> Model<'a> {
             layer_count,
             plan,
             symmetric_weights: false,
+            extension,
         };
         model.symmetric_weights = cfg!(target_arch = "x86_64") && model.weights_are_symmetric();
         Ok(model)
@@ -65,6 +69,16 @@ impl<'a> Model<'a> {
                 .is_ok_and(|weights| !weights.contains(&0x80)),
             _ => true,
         })
+    }
+
+    /// A moderation blob's spec (validated at parse); `None` for other kinds.
+    pub fn moderation_spec(&self) -> Result<Option<ModerationSpec<'a>>, Error> {
+        match self.manifest.kind {
+            ModelKind::Mlp | ModelKind::SparseGp => Ok(None),
+            ModelKind::Moderation => postcard::from_bytes(self.extension)
+                .map(Some)
+                .map_err(|_| Error::ManifestDecode),
+        }
     }
 
     /// The decoded manifest: shapes, quantisation, provenance.
@@ -348,16 +362,14 @@ fn prefix_mut(slice: &mut [i8], len: usize) -> Result<&mut [i8], Error> {
 }
 
 /// Checks everything about the manifest and every layer against `blob`, whose tensor data may
-/// start at `data_start`; returns the arena plan.
-fn validate(
+/// start at `data_start`; returns the arena plan and the bytes after the layers (a moderation
+/// spec, validated too).
+fn validate<'a>(
     manifest: &Manifest<'_>,
-    layers: Layers<'_>,
+    layers: Layers<'a>,
     blob: &[u8],
     data_start: usize,
-) -> Result<Plan, Error> {
-    if manifest.kind != ModelKind::Mlp {
-        return Err(Error::ModelKindMismatch);
-    }
+) -> Result<(Plan, &'a [u8]), Error> {
     let count = layers.remaining();
     if count == 0 {
         return Err(Error::NoLayers);
@@ -410,9 +422,20 @@ fn validate(
         }
         plan.add(index, count, layer.output_len());
     }
-    // Every declared layer decoded, and nothing follows the last one.
-    if validated != count || !decoded.rest().is_empty() {
+    // Every declared layer decoded, and nothing follows the last one but a moderation spec.
+    let extension = decoded.rest();
+    if validated != count {
         return Err(Error::ManifestDecode);
+    }
+    match manifest.kind {
+        ModelKind::Mlp if !extension.is_empty() => return Err(Error::ManifestDecode),
+        ModelKind::Mlp => {}
+        ModelKind::SparseGp => return Err(Error::ModelKindMismatch),
+        ModelKind::Moderation => {
+            let spec: ModerationSpec<'_> =
+                postcard::from_bytes(extension).map_err(|_| Error::ManifestDecode)?;
+            moderation::validate_spec(&spec, manifest.input.len, manifest.output.len, &sections)?;
+        }
     }
     if previous_len != manifest.output.len {
         return Err(Error::ShapeMismatch);
@@ -423,7 +446,7 @@ fn validate(
     if plan.arena_len() != manifest.arena_len as usize {
         return Err(Error::ArenaLenMismatch);
     }
-    Ok(plan)
+    Ok((plan, extension))
 }
 
 fn check_dim(len: u32) -> Result<(), Error> {
@@ -433,7 +456,8 @@ fn check_dim(len: u32) -> Result<(), Error> {
     Ok(())
 }
 
-struct SectionCheck<'b> {
+/// Checks tensor sections against a blob's data area.
+pub(crate) struct SectionCheck<'b> {
     blob: &'b [u8],
     data_start: usize,
 }
@@ -441,7 +465,12 @@ struct SectionCheck<'b> {
 impl<'b> SectionCheck<'b> {
     /// Checks bounds, alignment and that the section holds `elements · element_size` bytes;
     /// returns the section's bytes for value checks.
-    fn check(&self, section: Section, elements: u32, element_size: u32) -> Result<&'b [u8], Error> {
+    pub(crate) fn check(
+        &self,
+        section: Section,
+        elements: u32,
+        element_size: u32,
+    ) -> Result<&'b [u8], Error> {
         let start = section.offset as usize;
         let end = start
             .checked_add(section.len as usize)

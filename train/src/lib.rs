@@ -17,7 +17,8 @@
 //!   Distillation);
 //! - [`gp`]: sparse Gaussian processes (SGPR, SVGP), their kernels, linear algebra on the
 //!   tape, the parameter file (see `GP_PARAMS.md`) and the Friedman #1 generator;
-//! - [`linear`]: least-squares linear regression, the baseline for GP regression.
+//! - [`linear`]: least-squares linear regression, the baseline for GP regression;
+//! - [`moderation`]: moderation policies, labelled messages and the text classifier.
 #![deny(missing_docs)]
 
 pub mod checkpoint;
@@ -29,6 +30,7 @@ pub mod gp;
 pub mod linear;
 pub mod metrics;
 pub mod mlp;
+pub mod moderation;
 pub mod nn;
 pub mod norm;
 pub mod optim;

@@ -23,6 +23,8 @@ pub enum EvalCommand {
     /// A sparse GP blob on the held-out rows of a data set, through the embedded runtime:
     /// RMSE, mean NLPD and the coverage of the 95% predictive interval.
     Gp(EvalGpArgs),
+    /// Per-category precision, recall and F1 of a moderation model on the held-out messages.
+    Moderation(super::moderation::EvalArgs),
 }
 
 /// Arguments of `mote eval gp`.
@@ -45,6 +47,7 @@ pub fn run(args: Args) -> Result {
     match args.command {
         EvalCommand::Distill(a) => super::distill::run_eval(a),
         EvalCommand::Gp(a) => run_gp(a),
+        EvalCommand::Moderation(a) => super::moderation::run_eval(a),
     }
 }
 

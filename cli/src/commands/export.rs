@@ -75,6 +75,14 @@ pub fn run(args: Args) -> Result {
             ..Default::default()
         };
         build_for(&graph, &provenance, args.target).map_err(|e| e.to_string())?
+    } else if let Ok(model) = mote_train::moderation::ModerationModel::load(input) {
+        let data_path = args
+            .data
+            .as_ref()
+            .ok_or("--data is required with a moderation model")?;
+        let messages = mote_train::moderation::Messages::load(data_path, &model.policy)
+            .map_err(|e| format!("{}: {e}", data_path.display()))?;
+        super::moderation::export(&model, &messages, &input.display().to_string())?.0
     } else {
         let data_path = args
             .data

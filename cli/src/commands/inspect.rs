@@ -99,6 +99,40 @@ pub fn run(args: Args) -> Result {
         }
     }
     provenance(&m.provenance);
+    if let Some(spec) = model.moderation_spec().map_err(|e| e.to_string())? {
+        outln!("  moderation");
+        outln!(
+            "    policy    {} version {}",
+            spec.policy_id,
+            spec.policy_version
+        );
+        outln!("    policy    sha256:{}", spec.policy_hash);
+        let template = if spec.template_version.is_empty() {
+            "none (labels came with the data)"
+        } else {
+            spec.template_version
+        };
+        outln!("    template  {template}");
+        outln!("    labels    {}", spec.label_source);
+        outln!(
+            "    features  2^{} buckets, int8 embedding {} B + {} B column scales",
+            spec.bucket_bits,
+            spec.embedding.len,
+            spec.embedding_scales.len
+        );
+        for c in &spec.categories {
+            let threshold = if c.threshold > 127 {
+                "never".to_string()
+            } else {
+                format!(
+                    "score >= {} (p >= {:.4})",
+                    c.threshold,
+                    f32::from(c.threshold + 128) / 256.0
+                )
+            };
+            outln!("    {:<16} {:?} when {threshold}", c.name, c.action);
+        }
+    }
     Ok(())
 }
 

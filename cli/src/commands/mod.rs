@@ -7,6 +7,8 @@ pub mod export;
 pub mod flash;
 pub mod inspect;
 pub mod kernel_bench;
+pub mod moderation;
+pub mod policy;
 pub mod quickstart;
 pub mod run;
 pub mod train;

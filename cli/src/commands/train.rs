@@ -49,6 +49,8 @@ pub enum TrainCommand {
     Distill(Box<super::distill::DistillArgs>),
     /// Train a sparse Gaussian process (SGPR or SVGP) and write its parameter file.
     Gp(super::train_gp::Args),
+    /// Train a moderation classifier for a policy on labelled messages.
+    Moderation(super::moderation::TrainArgs),
 }
 
 /// Arguments of the plain `mote train` (an MLP on a CSV file).
@@ -116,6 +118,7 @@ pub fn run(args: Args) -> Result {
         Some(TrainCommand::Teacher(a)) => super::distill::run_teacher(a),
         Some(TrainCommand::Distill(a)) => super::distill::run_distill(*a),
         Some(TrainCommand::Gp(a)) => super::train_gp::run(a),
+        Some(TrainCommand::Moderation(a)) => super::moderation::run_train(a),
         None => run_mlp(args.mlp),
     }
 }

@@ -1,0 +1,632 @@
+//! Text features for moderation: normalisation and hashed word and character n-grams.
+//!
+//! One implementation for the host and the device: `mote-train` learns from exactly the
+//! features this module emits, so a model sees the same buckets in training and on the
+//! microcontroller, bit for bit. The featurizer streams: it takes the message in chunks of any
+//! size, keeps a bounded state (about 200 bytes, no allocation), never panics, and treats
+//! invalid UTF-8 as a separator.
+//!
+//! # Normalisation
+//!
+//! Bytes are decoded as UTF-8; every invalid or truncated sequence becomes U+FFFD (a
+//! separator). Each character is then
+//!
+//! - **folded**: ASCII and Latin-1 capitals to lower case; Latin-1 and Latin Extended-A letters
+//!   with diacritics to their ASCII base letter (`é` → `e`, `Ł` → `l`); Greek and Cyrillic
+//!   capitals to lower case; other characters from U+00C0 up are letters kept as they are;
+//! - **skipped** (they neither appear nor split words): apostrophes `'` U+2018 U+2019, the soft
+//!   hyphen U+00AD, combining diacritics U+0300–U+036F, zero-width characters U+200B–U+200D,
+//!   U+2060, U+FEFF and variation selectors U+FE00–U+FE0F, so `d.o.n't` → `d o nt` but
+//!   `i\u{200B}diot` → `idiot`;
+//! - a **word character**: letters, digits, `@`, `$` and `*`;
+//! - a **symbol** (pictographs U+2600–U+27BF and U+1F000–U+1FAFF): a word of its own;
+//! - `!`: a separator that also emits the feature `bang` once per run of `!`;
+//! - anything else: a separator.
+//!
+//! A **word** is a maximal run of word characters, at most [`MAX_WORD_CHARS`] of them (later
+//! ones are dropped; a letter is also dropped when the two stored before it are the same
+//! letter). A word with at least one letter is normalised further: digits and symbols that
+//! stand for letters are replaced (`0`→`o`, `1`→`i`, `3`→`e`, `4`→`a`, `5`→`s`, `7`→`t`,
+//! `@`→`a`, `$`→`s`), then every run of one repeated character is cut to two
+//! (`fr33eee` → `free`, `l0000ser` → `looser`, `h3ll0o0o` → `helloo`). A word without letters
+//! becomes its **shape**: each digit becomes `#`, `@` `$` `*` stay (`555-0142` → `###`,
+//! `####`; `$500` → `$###`).
+//!
+//! # Features
+//!
+//! For every normalised word `w` (in order), with `u` the previous word of the message:
+//!
+//! 1. the word unigram `"w" + w`;
+//! 2. the word bigram `"b" + u + " " + w` (not for the first word);
+//! 3. the character trigrams of `"<" + w + ">"`: `"c" + t` for each window `t` of three
+//!    characters (a word of `n` characters has `n` of them);
+//! 4. `"s" + "caps"` when the word had at least two letters, all upper case before folding
+//!    (ASCII and Latin-1 letters count).
+//!
+//! and `"s" + "bang"` for each run of `!`. The prefixes (`w`, `b`, `c`, `s`) keep the kinds of
+//! feature apart. Each feature string is hashed with 32-bit FNV-1a over its UTF-8 bytes
+//! (offset basis `0x811C9DC5`, prime `0x01000193`; `fnv1a32("a") = 0xE40C292C`) and mapped to
+//! one of `2^bits` buckets by xor-folding, as the FNV authors recommend for power-of-two
+//! ranges: `bucket = ((h >> bits) ^ h) & (2^bits − 1)`.
+
+use crate::Error;
+
+/// Most characters kept of one word.
+pub const MAX_WORD_CHARS: usize = 32;
+/// Fewest bucket bits a featurizer accepts.
+pub const MIN_BUCKET_BITS: u8 = 4;
+/// Most bucket bits a featurizer accepts (a million buckets).
+pub const MAX_BUCKET_BITS: u8 = 20;
+/// The bucket count used by `mote train moderation` unless told otherwise: `2^12`.
+pub const DEFAULT_BUCKET_BITS: u8 = 12;
+
+const FNV_OFFSET: u32 = 0x811C_9DC5;
+const FNV_PRIME: u32 = 0x0100_0193;
+const REPLACEMENT: char = '\u{FFFD}';
+
+/// 32-bit FNV-1a over `bytes`, continuing from the hash state `state` (start with
+/// [`fnv1a32`] or `0x811C9DC5`).
+pub const fn fnv1a32_continue(mut state: u32, bytes: &[u8]) -> u32 {
+    let mut i = 0;
+    while i < bytes.len() {
+        state ^= bytes[i] as u32;
+        state = state.wrapping_mul(FNV_PRIME);
+        i += 1;
+    }
+    state
+}
+
+/// 32-bit FNV-1a of `bytes`.
+pub const fn fnv1a32(bytes: &[u8]) -> u32 {
+    fnv1a32_continue(FNV_OFFSET, bytes)
+}
+
+fn hash_char(state: u32, c: char) -> u32 {
+    let mut buf = [0u8; 4];
+    fnv1a32_continue(state, c.encode_utf8(&mut buf).as_bytes())
+}
+
+/// Where the featurizer sends what it finds.
+///
+/// Any `FnMut(u32)` closure is a sink that receives the buckets only.
+pub trait FeatureSink {
+    /// One feature, as its bucket in `0..2^bits`.
+    fn feature(&mut self, bucket: u32);
+    /// A normalised word, before its features are emitted (for inspection and tests).
+    fn word(&mut self, _normalized: &[char]) {}
+}
+
+impl<F: FnMut(u32)> FeatureSink for F {
+    fn feature(&mut self, bucket: u32) {
+        self(bucket)
+    }
+}
+
+/// What one decoded character is to the featurizer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// A letter, folded; `upper` if it was a capital that case folding tracks.
+    Letter { c: char, upper: bool },
+    /// An ASCII digit.
+    Digit(u8),
+    /// `@`, `$` or `*`: a word character without being a letter.
+    Symbol(char),
+    /// A pictograph: a word by itself.
+    Pictograph(char),
+    /// Ignored entirely.
+    Skip,
+    /// `!`.
+    Bang,
+    /// Ends a word.
+    Separator,
+}
+
+/// Base letters of U+00C0..=U+00FF (`\0` marks a non-letter, `*` a letter kept as it is).
+const LATIN1: &[u8; 64] = b"aaaaaa*ceeeeiiii*nooooo\0ouuuuy**aaaaaa*ceeeeiiii*nooooo\0ouuuuy*y";
+
+/// Base letters of U+0100..=U+017F.
+const LATIN_EXT_A: &[u8; 128] = b"aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkkllllllllllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+
+fn classify(c: char) -> Class {
+    let code = c as u32;
+    match c {
+        'a'..='z' => Class::Letter { c, upper: false },
+        'A'..='Z' => Class::Letter {
+            c: c.to_ascii_lowercase(),
+            upper: true,
+        },
+        '0'..='9' => Class::Digit(code as u8 - b'0'),
+        '@' | '$' | '*' => Class::Symbol(c),
+        '!' => Class::Bang,
+        '\''
+        | '\u{AD}'
+        | '\u{2018}'
+        | '\u{2019}'
+        | '\u{200B}'..='\u{200D}'
+        | '\u{2060}'
+        | '\u{FEFF}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{300}'..='\u{36F}' => Class::Skip,
+        '\u{C0}'..='\u{FF}' => {
+            let index = (code - 0xC0) as usize;
+            match LATIN1.get(index) {
+                Some(0) | None => Class::Separator,
+                Some(b'*') => {
+                    // Æ Ð Þ (and their small forms, ß, ÿ...) stay themselves, small.
+                    let small = if (0xC0..0xDF).contains(&code) {
+                        char::from_u32(code + 0x20).unwrap_or(c)
+                    } else {
+                        c
+                    };
+                    Class::Letter {
+                        c: small,
+                        upper: code < 0xDF,
+                    }
+                }
+                Some(&base) => Class::Letter {
+                    c: base as char,
+                    upper: code < 0xDF,
+                },
+            }
+        }
+        '\u{100}'..='\u{17F}' => match LATIN_EXT_A.get((code - 0x100) as usize) {
+            Some(&base) => Class::Letter {
+                c: base as char,
+                upper: false,
+            },
+            None => Class::Separator,
+        },
+        // Greek and Cyrillic capitals.
+        '\u{391}'..='\u{3A9}' | '\u{410}'..='\u{42F}' => Class::Letter {
+            c: char::from_u32(code + 0x20).unwrap_or(c),
+            upper: true,
+        },
+        '\u{400}'..='\u{40F}' => Class::Letter {
+            c: char::from_u32(code + 0x50).unwrap_or(c),
+            upper: true,
+        },
+        '\u{2600}'..='\u{27BF}' | '\u{1F000}'..='\u{1FAFF}' => Class::Pictograph(c),
+        // Latin-1 punctuation, general punctuation, symbols, arrows, maths, boxes, CJK
+        // punctuation, specials (U+FFFD among them).
+        '\u{0}'..='\u{BF}'
+        | '\u{2000}'..='\u{2BFF}'
+        | '\u{3000}'..='\u{303F}'
+        | '\u{FFF0}'..='\u{FFFF}' => Class::Separator,
+        _ => Class::Letter { c, upper: false },
+    }
+}
+
+/// The letter a digit or symbol stands for inside a word with letters, if any.
+fn leet(c: char) -> char {
+    match c {
+        '0' => 'o',
+        '1' => 'i',
+        '3' => 'e',
+        '4' => 'a',
+        '5' => 's',
+        '7' => 't',
+        '@' => 'a',
+        '$' => 's',
+        other => other,
+    }
+}
+
+/// Streams bytes of one message at a time into hashed features (see the module docs).
+///
+/// Call [`Featurizer::push`] with the message's bytes in as many chunks as convenient, then
+/// [`Featurizer::finish`], which also resets the featurizer for the next message. The
+/// features do not depend on how the message was cut into chunks.
+#[derive(Debug, Clone)]
+pub struct Featurizer {
+    bits: u8,
+    /// UTF-8 decoding: the code point so far, continuation bytes still expected, and the
+    /// smallest code point the sequence may encode (to refuse overlong forms).
+    utf8_code: u32,
+    utf8_need: u8,
+    utf8_min: u32,
+    /// The current word, folded but not yet normalised.
+    word: [char; MAX_WORD_CHARS],
+    word_len: u8,
+    has_letter: bool,
+    letters: u8,
+    upper: u8,
+    /// FNV state after `"b" + previous word + " "`, once there was a word.
+    bigram_prefix: Option<u32>,
+    in_bang: bool,
+}
+
+impl Featurizer {
+    /// A featurizer mapping features to `2^bits` buckets; `bits` in
+    /// [`MIN_BUCKET_BITS`]`..=`[`MAX_BUCKET_BITS`] ([`Error::BadDimension`] otherwise).
+    pub fn new(bits: u8) -> Result<Featurizer, Error> {
+        if !(MIN_BUCKET_BITS..=MAX_BUCKET_BITS).contains(&bits) {
+            return Err(Error::BadDimension);
+        }
+        Ok(Featurizer {
+            bits,
+            utf8_code: 0,
+            utf8_need: 0,
+            utf8_min: 0,
+            word: ['\0'; MAX_WORD_CHARS],
+            word_len: 0,
+            has_letter: false,
+            letters: 0,
+            upper: 0,
+            bigram_prefix: None,
+            in_bang: false,
+        })
+    }
+
+    /// The number of buckets, `2^bits`.
+    pub fn buckets(&self) -> u32 {
+        1 << self.bits
+    }
+
+    /// The bucket bits this featurizer was made with.
+    pub fn bits(&self) -> u8 {
+        self.bits
+    }
+
+    /// Feeds the next bytes of the message.
+    pub fn push(&mut self, bytes: &[u8], sink: &mut impl FeatureSink) {
+        for &b in bytes {
+            self.push_byte(b, sink);
+        }
+    }
+
+    /// Ends the message: flushes a pending word or UTF-8 sequence and resets the state, so the
+    /// featurizer is ready for the next message.
+    pub fn finish(&mut self, sink: &mut impl FeatureSink) {
+        if self.utf8_need > 0 {
+            self.utf8_need = 0;
+            self.push_char(REPLACEMENT, sink);
+        }
+        self.end_word(sink);
+        self.bigram_prefix = None;
+        self.in_bang = false;
+    }
+
+    /// Features of a whole message: `push(text)` then `finish`.
+    pub fn featurize(&mut self, text: &[u8], sink: &mut impl FeatureSink) {
+        self.push(text, sink);
+        self.finish(sink);
+    }
+
+    fn push_byte(&mut self, b: u8, sink: &mut impl FeatureSink) {
+        if self.utf8_need > 0 {
+            if b & 0xC0 == 0x80 {
+                self.utf8_code = (self.utf8_code << 6) | u32::from(b & 0x3F);
+                self.utf8_need -= 1;
+                if self.utf8_need == 0 {
+                    let c = if self.utf8_code < self.utf8_min {
+                        REPLACEMENT
+                    } else {
+                        char::from_u32(self.utf8_code).unwrap_or(REPLACEMENT)
+                    };
+                    self.push_char(c, sink);
+                }
+                return;
+            }
+            // The sequence broke off: it stands for one replacement character, and this byte
+            // starts afresh.
+            self.utf8_need = 0;
+            self.push_char(REPLACEMENT, sink);
+        }
+        match b {
+            0x00..=0x7F => self.push_char(b as char, sink),
+            0xC2..=0xDF => self.start_sequence(u32::from(b & 0x1F), 1, 0x80),
+            0xE0..=0xEF => self.start_sequence(u32::from(b & 0x0F), 2, 0x800),
+            0xF0..=0xF4 => self.start_sequence(u32::from(b & 0x07), 3, 0x1_0000),
+            _ => self.push_char(REPLACEMENT, sink),
+        }
+    }
+
+    fn start_sequence(&mut self, code: u32, need: u8, min: u32) {
+        self.utf8_code = code;
+        self.utf8_need = need;
+        self.utf8_min = min;
+    }
+
+    fn push_char(&mut self, c: char, sink: &mut impl FeatureSink) {
+        let class = classify(c);
+        if class != Class::Skip && class != Class::Bang {
+            self.in_bang = false;
+        }
+        match class {
+            Class::Skip => {}
+            Class::Letter { c, upper } => {
+                let len = usize::from(self.word_len);
+                let repeats = len >= 2
+                    && self.word.get(len - 1) == Some(&c)
+                    && self.word.get(len - 2) == Some(&c);
+                if !repeats && self.store(c) {
+                    self.has_letter = true;
+                    self.letters = self.letters.saturating_add(1);
+                    self.upper = self.upper.saturating_add(u8::from(upper));
+                }
+            }
+            Class::Digit(d) => {
+                self.store((b'0' + d) as char);
+            }
+            Class::Symbol(s) => {
+                self.store(s);
+            }
+            Class::Pictograph(p) => {
+                self.end_word(sink);
+                self.store(p);
+                self.has_letter = true;
+                self.end_word(sink);
+            }
+            Class::Bang => {
+                self.end_word(sink);
+                if !self.in_bang {
+                    self.in_bang = true;
+                    self.emit_str(b"sbang", sink);
+                }
+            }
+            Class::Separator => self.end_word(sink),
+        }
+    }
+
+    /// Appends to the current word; false when the word is full.
+    fn store(&mut self, c: char) -> bool {
+        match self.word.get_mut(usize::from(self.word_len)) {
+            Some(slot) => {
+                *slot = c;
+                self.word_len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn emit_str(&self, bytes: &[u8], sink: &mut impl FeatureSink) {
+        sink.feature(self.bucket(fnv1a32(bytes)));
+    }
+
+    fn bucket(&self, hash: u32) -> u32 {
+        let mask = (1u32 << self.bits) - 1;
+        ((hash >> self.bits) ^ hash) & mask
+    }
+
+    /// Normalises the pending word (if any) and emits its features.
+    fn end_word(&mut self, sink: &mut impl FeatureSink) {
+        let len = usize::from(self.word_len);
+        if len == 0 {
+            return;
+        }
+        let mut normal = ['\0'; MAX_WORD_CHARS];
+        let mut n = 0;
+        for &c in self.word.iter().take(len) {
+            let c = if self.has_letter {
+                leet(c)
+            } else if c.is_ascii_digit() {
+                '#'
+            } else {
+                c
+            };
+            let repeats = self.has_letter
+                && n >= 2
+                && normal.get(n - 1) == Some(&c)
+                && normal.get(n - 2) == Some(&c);
+            if !repeats {
+                if let Some(slot) = normal.get_mut(n) {
+                    *slot = c;
+                    n += 1;
+                }
+            }
+        }
+        let word = normal.get(..n).unwrap_or(&[]);
+        sink.word(word);
+        // Unigram.
+        let unigram = word.iter().fold(fnv1a32(b"w"), |h, &c| hash_char(h, c));
+        sink.feature(self.bucket(unigram));
+        // Bigram with the previous word.
+        if let Some(prefix) = self.bigram_prefix {
+            let bigram = word.iter().fold(prefix, |h, &c| hash_char(h, c));
+            sink.feature(self.bucket(bigram));
+        }
+        let prefix = word.iter().fold(fnv1a32(b"b"), |h, &c| hash_char(h, c));
+        self.bigram_prefix = Some(fnv1a32_continue(prefix, b" "));
+        // Character trigrams of "<" + word + ">".
+        let at = |k: usize| -> char {
+            if k == 0 {
+                '<'
+            } else {
+                word.get(k - 1).copied().unwrap_or('>')
+            }
+        };
+        for start in 0..n {
+            let h = [at(start), at(start + 1), at(start + 2)]
+                .iter()
+                .fold(fnv1a32(b"c"), |h, &c| hash_char(h, c));
+            sink.feature(self.bucket(h));
+        }
+        if self.letters >= 2 && self.upper == self.letters {
+            self.emit_str(b"scaps", sink);
+        }
+        self.word_len = 0;
+        self.has_letter = false;
+        self.letters = 0;
+        self.upper = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::string::String;
+    use std::vec::Vec;
+
+    #[derive(Default)]
+    struct Collect {
+        buckets: Vec<u32>,
+        words: Vec<String>,
+    }
+
+    impl FeatureSink for Collect {
+        fn feature(&mut self, bucket: u32) {
+            self.buckets.push(bucket);
+        }
+        fn word(&mut self, normalized: &[char]) {
+            self.words.push(normalized.iter().collect());
+        }
+    }
+
+    fn run(text: &[u8]) -> Collect {
+        let mut f = Featurizer::new(DEFAULT_BUCKET_BITS).unwrap();
+        let mut out = Collect::default();
+        f.featurize(text, &mut out);
+        out
+    }
+
+    fn words(text: &str) -> Vec<String> {
+        run(text.as_bytes()).words
+    }
+
+    fn bucket(bits: u8, s: &str) -> u32 {
+        let h = fnv1a32(s.as_bytes());
+        ((h >> bits) ^ h) & ((1 << bits) - 1)
+    }
+
+    #[test]
+    fn fnv1a32_matches_reference_vectors() {
+        // From the FNV reference test suite (Fowler, Noll, Vo).
+        assert_eq!(fnv1a32(b""), 0x811C_9DC5);
+        assert_eq!(fnv1a32(b"a"), 0xE40C_292C);
+        assert_eq!(fnv1a32(b"foobar"), 0xBF9C_F968);
+        assert_eq!(
+            fnv1a32_continue(fnv1a32(b"foo"), b"bar"),
+            fnv1a32(b"foobar")
+        );
+    }
+
+    #[test]
+    fn normalises_case_leet_and_repeats() {
+        assert_eq!(words("Hello WORLD"), ["hello", "world"]);
+        assert_eq!(words("fr33eee m0n3y!!!"), ["free", "money"]);
+        assert_eq!(words("l0000ser"), ["looser"]);
+        assert_eq!(words("h3ll0o0o"), ["helloo"]);
+        assert_eq!(words("h3ll0"), ["hello"]);
+        assert_eq!(words("@ss $tupid"), ["ass", "stupid"]);
+        assert_eq!(words("don't"), ["dont"]);
+        assert_eq!(words("i\u{200B}d\u{AD}iot"), ["idiot"]);
+        assert_eq!(words("Café ÉCOLE Łódź"), ["cafe", "ecole", "lodz"]);
+        assert_eq!(words("straße ÆON"), ["straße", "æon"]);
+        assert_eq!(words("ПРИВЕТ Ωmega"), ["привет", "ωmega"]);
+        assert_eq!(words("looooool"), ["lool"]);
+        assert_eq!(words("f*ck"), ["f*ck"]);
+    }
+
+    #[test]
+    fn words_without_letters_become_shapes() {
+        assert_eq!(words("call 555-014-2287"), ["call", "###", "###", "####"]);
+        assert_eq!(words("only $500"), ["only", "$###"]);
+        assert_eq!(words("room 101b"), ["room", "ioib"]);
+    }
+
+    #[test]
+    fn pictographs_are_words_and_separators_split() {
+        assert_eq!(words("win💰now"), ["win", "💰", "now"]);
+        assert_eq!(words("a.b,c;d\te\nf"), ["a", "b", "c", "d", "e", "f"]);
+        assert_eq!(words("bit.ly/x"), ["bit", "ly", "x"]);
+    }
+
+    #[test]
+    fn hand_checked_features() {
+        // "Hi!" -> word "hi": unigram, trigrams "<hi", "hi>", then one bang.
+        let bits = DEFAULT_BUCKET_BITS;
+        let expected = [
+            bucket(bits, "whi"),
+            bucket(bits, "c<hi"),
+            bucket(bits, "chi>"),
+            bucket(bits, "sbang"),
+        ];
+        assert_eq!(run(b"Hi!!!").buckets, expected);
+        // Two words: the second has a bigram; "OK" is all capitals.
+        let expected = [
+            bucket(bits, "wok"),
+            bucket(bits, "c<ok"),
+            bucket(bits, "cok>"),
+            bucket(bits, "scaps"),
+            bucket(bits, "wgo"),
+            bucket(bits, "bok go"),
+            bucket(bits, "c<go"),
+            bucket(bits, "cgo>"),
+        ];
+        assert_eq!(run(b"OK go").buckets, expected);
+        // A one-letter word has one trigram "<a>" and is never "caps".
+        let expected = [bucket(bits, "wa"), bucket(bits, "c<a>")];
+        assert_eq!(run(b"A").buckets, expected);
+        assert!(run(b"").buckets.is_empty());
+        assert!(run(b" ... ").buckets.is_empty());
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_separator() {
+        assert_eq!(run(b"ab\xFFcd").words, ["ab", "cd"]);
+        // A truncated sequence, an overlong form, a surrogate, a stray continuation byte.
+        assert_eq!(run(b"ab\xE2\x82cd").words, ["ab", "cd"]);
+        assert_eq!(run(b"ab\xC0\xAFcd").words, ["ab", "cd"]);
+        assert_eq!(run(b"ab\xED\xA0\x80cd").words, ["ab", "cd"]);
+        assert_eq!(run(b"ab\x80cd").words, ["ab", "cd"]);
+        assert_eq!(run(b"ab\xE2").words, ["ab"]);
+    }
+
+    #[test]
+    fn long_words_are_cut_and_state_stays_bounded() {
+        let long = "x".repeat(10) + &"ab".repeat(100);
+        let w = words(&long);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].chars().count(), MAX_WORD_CHARS);
+        assert!(core::mem::size_of::<Featurizer>() <= 200);
+    }
+
+    #[test]
+    fn finish_resets_between_messages() {
+        let mut f = Featurizer::new(8).unwrap();
+        let (mut a, mut b) = (Collect::default(), Collect::default());
+        f.featurize(b"hello there", &mut a);
+        f.featurize(b"hello there", &mut b);
+        assert_eq!(a.buckets, b.buckets);
+        assert_eq!(f.buckets(), 256);
+        assert!(a.buckets.iter().all(|&x| x < 256));
+    }
+
+    #[test]
+    fn bucket_bits_are_checked() {
+        assert_eq!(Featurizer::new(3).unwrap_err(), Error::BadDimension);
+        assert_eq!(Featurizer::new(21).unwrap_err(), Error::BadDimension);
+        assert_eq!(Featurizer::new(20).unwrap().bits(), 20);
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_give_buckets_in_range(bytes in proptest::collection::vec(any::<u8>(), 0..400), bits in 4u8..=20) {
+            let mut f = Featurizer::new(bits).unwrap();
+            let mut out = Vec::new();
+            f.featurize(&bytes, &mut |b| out.push(b));
+            prop_assert!(out.iter().all(|&b| b < (1u32 << bits)));
+        }
+
+        #[test]
+        fn chunking_does_not_change_features(text in "\\PC{0,120}", raw in proptest::collection::vec(any::<u8>(), 0..60), cut in 0usize..200) {
+            let mut bytes = text.into_bytes();
+            bytes.extend(raw);
+            let cut = cut.min(bytes.len());
+            let (head, tail) = bytes.split_at(cut);
+            let mut f = Featurizer::new(12).unwrap();
+            let mut whole = Vec::new();
+            f.featurize(&bytes, &mut |b| whole.push(b));
+            let mut pieces = Vec::new();
+            let mut sink = |b| pieces.push(b);
+            f.push(head, &mut sink);
+            for byte in tail {
+                f.push(core::slice::from_ref(byte), &mut sink);
+            }
+            f.finish(&mut sink);
+            prop_assert_eq!(whole, pieces);
+        }
+    }
+}

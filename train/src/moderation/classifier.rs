@@ -1,0 +1,719 @@
+//! The moderation classifier: an embedding bag over hashed text features, a small MLP, one
+//! sigmoid per policy category, and a calibrated threshold per category.
+//!
+//! A message becomes hashed features with the runtime's featurizer ([`mote_runtime::text`],
+//! the code the device runs), the features the mean of their learned embedding vectors, that
+//! vector passes a ReLU MLP whose outputs are one logit per category. Training minimises
+//! binary cross-entropy with positive examples weighted by `negatives / positives` per category
+//! (class weighting), with Adam. Rows split by the project rule: `i % 5` in `0..=2` train,
+//! `i % 5 == 3` calibrates the thresholds, `i % 5 == 4` is held out for evaluation.
+
+use super::messages::Messages;
+use super::policy::Policy;
+use crate::checkpoint::DenseLayer;
+use crate::mlp::Mlp;
+use crate::nn::Activation;
+use crate::optim::{Adam, Optimizer};
+use crate::prng::Rng;
+use crate::tape::{sigmoid, Function, Matrix, Tape, Var};
+use crate::train::EpochReport;
+use mote_runtime::text::Featurizer;
+use std::collections::BTreeMap;
+
+/// Folds (row index `% 5`) the classifier trains on.
+pub const TRAIN_FOLDS: [usize; 3] = [0, 1, 2];
+/// The fold that calibrates thresholds.
+pub const CALIBRATION_FOLD: usize = 3;
+/// The held-out fold of the project-wide split.
+pub const TEST_FOLD: usize = 4;
+
+/// Hyperparameters of [`train`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifierConfig {
+    /// Features hash into `2^bucket_bits` buckets.
+    pub bucket_bits: u8,
+    /// Length of each bucket's embedding vector.
+    pub embedding_dim: usize,
+    /// Widths of the MLP's ReLU hidden layers.
+    pub hidden: Vec<usize>,
+    /// Passes over the training messages.
+    pub epochs: usize,
+    /// Messages per Adam step.
+    pub batch_size: usize,
+    /// Adam step size.
+    pub learning_rate: f64,
+    /// L2 coefficient on the MLP weights and the embeddings.
+    pub weight_decay: f64,
+    /// Weight positives by `negatives / positives` per category.
+    pub class_weighting: bool,
+    /// Seed of initialisation and shuffling.
+    pub seed: u64,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        ClassifierConfig {
+            bucket_bits: mote_runtime::text::DEFAULT_BUCKET_BITS,
+            embedding_dim: 16,
+            hidden: vec![32],
+            epochs: 20,
+            batch_size: 32,
+            learning_rate: 5e-3,
+            weight_decay: 1e-5,
+            class_weighting: true,
+            seed: 0,
+        }
+    }
+}
+
+/// A trained moderation model: featurizer settings, embeddings, MLP, thresholds and the policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModerationModel {
+    /// The policy the model enforces (its categories are the outputs, in order).
+    pub policy: Policy,
+    /// The policy file's text, kept so the model file carries the policy verbatim.
+    pub policy_text: String,
+    /// Bucket bits of the featurizer.
+    pub bucket_bits: u8,
+    /// Length of an embedding vector.
+    pub embedding_dim: usize,
+    /// `2^bucket_bits` rows of `embedding_dim` values, row-major.
+    pub embedding: Vec<f32>,
+    /// The MLP after the bag: ReLU hidden layers, then one logit per category (identity).
+    pub layers: Vec<DenseLayer>,
+    /// Per category: a message is in the category when its probability is `>= threshold`.
+    pub thresholds: Vec<f32>,
+    /// Provenance: data fingerprint, hyperparameters, calibration figures.
+    pub meta: BTreeMap<String, String>,
+}
+
+/// The features of one message, as the device computes them.
+pub fn features(bucket_bits: u8, text: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(mut f) = Featurizer::new(bucket_bits) {
+        f.featurize(text.as_bytes(), &mut |b| out.push(b));
+    }
+    out
+}
+
+/// A message's features as distinct buckets with weights `count / total` (the mean's weights).
+fn bag(bucket_bits: u8, text: &str) -> Vec<(u32, f64)> {
+    let mut f = features(bucket_bits, text);
+    let total = f.len() as f64;
+    f.sort_unstable();
+    let mut out: Vec<(u32, f64)> = Vec::new();
+    for b in f {
+        match out.last_mut() {
+            Some((last, w)) if *last == b => *w += 1.0,
+            _ => out.push((b, 1.0)),
+        }
+    }
+    for (_, w) in &mut out {
+        *w /= total;
+    }
+    out
+}
+
+/// `out[r] = Σ_j w_rj · E[b_rj]`: the mean embedding of each message of a batch.
+#[derive(Debug)]
+struct EmbeddingBag {
+    bags: Vec<Vec<(u32, f64)>>,
+}
+
+impl EmbeddingBag {
+    fn forward(&self, embedding: &Matrix) -> Matrix {
+        let d = embedding.cols;
+        let mut out = Matrix::zeros(self.bags.len(), d);
+        for (r, bag) in self.bags.iter().enumerate() {
+            let row = &mut out.data[r * d..(r + 1) * d];
+            for &(b, w) in bag {
+                for (o, &e) in row.iter_mut().zip(embedding.row(b as usize)) {
+                    *o += w * e;
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Function for EmbeddingBag {
+    fn backward(&self, inputs: &[&Matrix], _: &Matrix, grad: &Matrix) -> Vec<Option<Matrix>> {
+        let embedding = inputs[0];
+        let d = embedding.cols;
+        let mut g = Matrix::zeros(embedding.rows, d);
+        for (r, bag) in self.bags.iter().enumerate() {
+            let upstream = grad.row(r);
+            for &(b, w) in bag {
+                let start = b as usize * d;
+                for (o, &u) in g.data[start..start + d].iter_mut().zip(upstream) {
+                    *o += w * u;
+                }
+            }
+        }
+        vec![Some(g)]
+    }
+}
+
+fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// Mean over all elements of `pos_weight·y·softplus(−z) + (1 − y)·softplus(z)`: binary
+/// cross-entropy on logits with positives weighted per column.
+#[derive(Debug)]
+struct WeightedBce {
+    targets: Matrix,
+    pos_weight: Vec<f64>,
+}
+
+impl WeightedBce {
+    fn value(&self, z: &Matrix) -> f64 {
+        let mut total = 0.0;
+        for (i, (&zi, &yi)) in z.data.iter().zip(&self.targets.data).enumerate() {
+            let pw = self.pos_weight[i % z.cols];
+            total += pw * yi * softplus(-zi) + (1.0 - yi) * softplus(zi);
+        }
+        total / z.data.len() as f64
+    }
+}
+
+impl Function for WeightedBce {
+    fn backward(&self, inputs: &[&Matrix], _: &Matrix, grad: &Matrix) -> Vec<Option<Matrix>> {
+        let z = inputs[0];
+        let scale = grad.data[0] / z.data.len() as f64;
+        let data = z
+            .data
+            .iter()
+            .zip(&self.targets.data)
+            .enumerate()
+            .map(|(i, (&zi, &yi))| {
+                let pw = self.pos_weight[i % z.cols];
+                let s = sigmoid(zi);
+                scale * (pw * yi * (s - 1.0) + (1.0 - yi) * s)
+            })
+            .collect();
+        vec![Some(Matrix::new(z.rows, z.cols, data))]
+    }
+}
+
+/// Per-category precision, recall and F1 at the model's thresholds, with the counts behind them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CategoryScores {
+    /// Messages truly in the category and predicted in it.
+    pub true_positives: usize,
+    /// Messages predicted in the category that are not.
+    pub false_positives: usize,
+    /// Messages in the category that were missed.
+    pub false_negatives: usize,
+}
+
+impl CategoryScores {
+    /// `tp / (tp + fp)`; 1 when nothing was predicted (no false alarm was raised).
+    pub fn precision(&self) -> f64 {
+        let predicted = self.true_positives + self.false_positives;
+        if predicted == 0 {
+            1.0
+        } else {
+            self.true_positives as f64 / predicted as f64
+        }
+    }
+
+    /// `tp / (tp + fn)`; 1 when there was nothing to find.
+    pub fn recall(&self) -> f64 {
+        let actual = self.true_positives + self.false_negatives;
+        if actual == 0 {
+            1.0
+        } else {
+            self.true_positives as f64 / actual as f64
+        }
+    }
+
+    /// Harmonic mean of precision and recall (0 when both are 0).
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+
+    /// Messages truly in the category.
+    pub fn support(&self) -> usize {
+        self.true_positives + self.false_negatives
+    }
+}
+
+/// Scores per category of `probabilities` (one row per message) against `labels`.
+pub fn score(
+    probabilities: &[Vec<f32>],
+    labels: &[Vec<bool>],
+    thresholds: &[f32],
+) -> Vec<CategoryScores> {
+    let mut out = vec![CategoryScores::default(); thresholds.len()];
+    for (p, y) in probabilities.iter().zip(labels) {
+        for (c, s) in out.iter_mut().enumerate() {
+            match (p[c] >= thresholds[c], y[c]) {
+                (true, true) => s.true_positives += 1,
+                (true, false) => s.false_positives += 1,
+                (false, true) => s.false_negatives += 1,
+                (false, false) => {}
+            }
+        }
+    }
+    out
+}
+
+/// What calibration found for one category.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// The threshold chosen.
+    pub threshold: f32,
+    /// Precision on the calibration messages at that threshold.
+    pub precision: f64,
+    /// Recall on the calibration messages at that threshold.
+    pub recall: f64,
+    /// Whether the policy's target precision was reached.
+    pub reached: bool,
+}
+
+/// The threshold with the highest recall whose precision on (`scores`, `labels`) reaches
+/// `target`, and among those the highest precision; when none reaches `target`, the one with
+/// the best precision. Thresholds sit halfway between
+/// consecutive distinct scores, so that the calibration set's decisions are not on a knife edge.
+pub fn calibrate(scores: &[f32], labels: &[bool], target: f64) -> Calibration {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let positives = labels.iter().filter(|&&l| l).count();
+    let mut best: Option<(usize, f64, f64)> = None; // (cut, precision, recall)
+    let mut fallback: Option<(usize, f64, f64)> = None;
+    let mut tp = 0;
+    for (k, &i) in order.iter().enumerate() {
+        tp += usize::from(labels[i]);
+        // Only cut between distinct scores.
+        if order.get(k + 1).is_some_and(|&j| scores[j] == scores[i]) {
+            continue;
+        }
+        let precision = tp as f64 / (k + 1) as f64;
+        let recall = if positives == 0 {
+            1.0
+        } else {
+            tp as f64 / positives as f64
+        };
+        // Recall only grows with the cut: the first cut reaching a new recall has the best
+        // precision for it.
+        if precision >= target && best.is_none_or(|(_, _, r)| recall > r) {
+            best = Some((k + 1, precision, recall));
+        }
+        if fallback.is_none_or(|(_, p, _)| precision > p) {
+            fallback = Some((k + 1, precision, recall));
+        }
+    }
+    let reached = best.is_some();
+    let Some((cut, precision, recall)) = best.or(fallback) else {
+        return Calibration {
+            threshold: 0.5,
+            precision: 1.0,
+            recall: 1.0,
+            reached: true,
+        };
+    };
+    let last = scores[order[cut - 1]];
+    let threshold = match order.get(cut) {
+        Some(&next) => 0.5 * (last + scores[next]),
+        None => last * 0.5,
+    };
+    Calibration {
+        threshold,
+        precision,
+        recall,
+        reached,
+    }
+}
+
+impl ModerationModel {
+    /// Category probabilities of one message.
+    pub fn probabilities(&self, text: &str) -> Vec<f32> {
+        let d = self.embedding_dim;
+        let mut x = vec![0.0f64; d];
+        for (b, w) in bag(self.bucket_bits, text) {
+            let row = &self.embedding[b as usize * d..(b as usize + 1) * d];
+            for (xi, &e) in x.iter_mut().zip(row) {
+                *xi += w * f64::from(e);
+            }
+        }
+        let x: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let logits = self.layers.iter().fold(x, |h, l| l.forward(&h));
+        logits
+            .iter()
+            .map(|&z| sigmoid(f64::from(z)) as f32)
+            .collect()
+    }
+
+    /// The mean embedding of a message: the MLP's input (what the device quantises).
+    pub fn bag_vector(&self, text: &str) -> Vec<f32> {
+        let d = self.embedding_dim;
+        let mut x = vec![0.0f64; d];
+        for (b, w) in bag(self.bucket_bits, text) {
+            let row = &self.embedding[b as usize * d..(b as usize + 1) * d];
+            for (xi, &e) in x.iter_mut().zip(row) {
+                *xi += w * f64::from(e);
+            }
+        }
+        x.iter().map(|&v| v as f32).collect()
+    }
+
+    /// Per-category decisions of one message: `true` where the probability reaches the
+    /// category's threshold.
+    pub fn predict(&self, text: &str) -> Vec<bool> {
+        self.probabilities(text)
+            .iter()
+            .zip(&self.thresholds)
+            .map(|(p, t)| p >= t)
+            .collect()
+    }
+
+    /// Scores on `messages` at the model's thresholds, per category.
+    pub fn evaluate(&self, messages: &Messages) -> Vec<CategoryScores> {
+        let probabilities: Vec<Vec<f32>> = messages
+            .texts
+            .iter()
+            .map(|t| self.probabilities(t))
+            .collect();
+        score(&probabilities, &messages.labels, &self.thresholds)
+    }
+}
+
+/// What [`train`] made: the model and the calibration of each category.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The model, thresholds included.
+    pub model: ModerationModel,
+    /// Per category, what calibration found.
+    pub calibration: Vec<Calibration>,
+}
+
+/// Trains a classifier for `policy` on `messages` (whose categories must be the policy's):
+/// folds [`TRAIN_FOLDS`] train, [`CALIBRATION_FOLD`] sets the thresholds.
+///
+/// Errors when the categories differ, a fold is empty or the config is unusable.
+pub fn train(
+    policy: &Policy,
+    policy_text: &str,
+    messages: &Messages,
+    cfg: &ClassifierConfig,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Trained, String> {
+    if messages.categories != policy.category_names() {
+        return Err(format!(
+            "the messages' categories ({}) are not the policy's ({})",
+            messages.categories.join(", "),
+            policy.category_names().join(", ")
+        ));
+    }
+    Featurizer::new(cfg.bucket_bits).map_err(|_| {
+        format!(
+            "bucket bits must be in {}..={}, got {}",
+            mote_runtime::text::MIN_BUCKET_BITS,
+            mote_runtime::text::MAX_BUCKET_BITS,
+            cfg.bucket_bits
+        )
+    })?;
+    if cfg.embedding_dim == 0 || cfg.batch_size == 0 || cfg.hidden.contains(&0) {
+        return Err("embedding dimension, batch size and hidden widths must be positive".into());
+    }
+    let train_rows = messages.folds(&TRAIN_FOLDS);
+    let calibration_rows = messages.folds(&[CALIBRATION_FOLD]);
+    if train_rows.is_empty() || calibration_rows.is_empty() {
+        return Err(format!(
+            "need messages in the training and calibration folds; have {}",
+            messages.len()
+        ));
+    }
+    let categories = policy.categories.len();
+    let bags: Vec<Vec<(u32, f64)>> = messages
+        .texts
+        .iter()
+        .map(|t| bag(cfg.bucket_bits, t))
+        .collect();
+    let pos_weight: Vec<f64> = (0..categories)
+        .map(|c| {
+            let pos = train_rows
+                .iter()
+                .filter(|&&i| messages.labels[i][c])
+                .count();
+            let neg = train_rows.len() - pos;
+            if cfg.class_weighting && pos > 0 {
+                neg as f64 / pos as f64
+            } else {
+                1.0
+            }
+        })
+        .collect();
+
+    let mut rng = Rng::new(cfg.seed);
+    let buckets = 1usize << cfg.bucket_bits;
+    let d = cfg.embedding_dim;
+    let mut embedding = Matrix::new(buckets, d, (0..buckets * d).map(|_| rng.normal()).collect());
+    let mut mlp = Mlp::new(d, &cfg.hidden, categories, Activation::Relu, &mut rng);
+    let mut optimizer = Adam::new(cfg.learning_rate);
+    let mut order = train_rows.clone();
+    let mut last_loss = f64::NAN;
+    for epoch in 1..=cfg.epochs {
+        rng.shuffle(&mut order);
+        let mut total = 0.0;
+        for batch in order.chunks(cfg.batch_size) {
+            let mut tape = Tape::new();
+            let e = tape.leaf(embedding.clone());
+            let function = EmbeddingBag {
+                bags: batch.iter().map(|&i| bags[i].clone()).collect(),
+            };
+            let value = function.forward(tape.value(e));
+            let x = tape.record(&[e], value, function);
+            let (logits, params) = mlp.on_tape(&mut tape, x);
+            let loss_fn = WeightedBce {
+                targets: Matrix::new(
+                    batch.len(),
+                    categories,
+                    batch
+                        .iter()
+                        .flat_map(|&i| messages.labels[i].iter().map(|&l| f64::from(u8::from(l))))
+                        .collect(),
+                ),
+                pos_weight: pos_weight.clone(),
+            };
+            let value = Matrix::scalar(loss_fn.value(tape.value(logits)));
+            let loss = tape.record(&[logits], value, loss_fn);
+            total += tape.value(loss).data[0] * batch.len() as f64;
+            let mut grads = tape.backward(loss);
+            let mut leaves: Vec<Var> = vec![e];
+            leaves.extend(params);
+            let mut grads: Vec<Matrix> = leaves
+                .iter()
+                .map(|&v| {
+                    grads.take(v).unwrap_or_else(|| {
+                        let m = tape.value(v);
+                        Matrix::zeros(m.rows, m.cols)
+                    })
+                })
+                .collect();
+            let mut values: Vec<&mut Matrix> = vec![&mut embedding];
+            values.extend(mlp.parameters_mut());
+            // Decay the embeddings (position 0) and the MLP weights (odd positions after it).
+            for (k, (g, w)) in grads.iter_mut().zip(values.iter()).enumerate() {
+                if k == 0 || k % 2 == 1 {
+                    for (gi, wi) in g.data.iter_mut().zip(&w.data) {
+                        *gi += cfg.weight_decay * wi;
+                    }
+                }
+            }
+            optimizer.step(&mut values, &grads);
+        }
+        last_loss = total / order.len() as f64;
+        on_epoch(&EpochReport {
+            epoch,
+            epochs: cfg.epochs,
+            loss: last_loss,
+        });
+    }
+
+    let layers: Vec<DenseLayer> = mlp
+        .layers
+        .iter()
+        .map(|l| DenseLayer {
+            input_len: l.input_len(),
+            output_len: l.output_len(),
+            weight: l
+                .weight
+                .transpose()
+                .data
+                .iter()
+                .map(|&v| v as f32)
+                .collect(),
+            bias: l.bias.data.iter().map(|&v| v as f32).collect(),
+            activation: l.activation,
+        })
+        .collect();
+    let mut model = ModerationModel {
+        policy: policy.clone(),
+        policy_text: policy_text.to_string(),
+        bucket_bits: cfg.bucket_bits,
+        embedding_dim: d,
+        embedding: embedding.data.iter().map(|&v| v as f32).collect(),
+        layers,
+        thresholds: vec![0.5; categories],
+        meta: BTreeMap::new(),
+    };
+    let calibration_set = messages.subset(&calibration_rows);
+    let probabilities: Vec<Vec<f32>> = calibration_set
+        .texts
+        .iter()
+        .map(|t| model.probabilities(t))
+        .collect();
+    let calibration: Vec<Calibration> = policy
+        .categories
+        .iter()
+        .enumerate()
+        .map(|(c, category)| {
+            let scores: Vec<f32> = probabilities.iter().map(|p| p[c]).collect();
+            let labels: Vec<bool> = calibration_set.labels.iter().map(|l| l[c]).collect();
+            calibrate(&scores, &labels, category.target_precision)
+        })
+        .collect();
+    model.thresholds = calibration.iter().map(|c| c.threshold).collect();
+    let hidden: Vec<String> = cfg.hidden.iter().map(usize::to_string).collect();
+    let meta = [
+        (
+            "trainer",
+            format!("mote-train {}", env!("CARGO_PKG_VERSION")),
+        ),
+        ("model", "embedding-bag-mlp".into()),
+        ("hidden", hidden.join(",")),
+        ("epochs", cfg.epochs.to_string()),
+        ("batch_size", cfg.batch_size.to_string()),
+        ("learning_rate", cfg.learning_rate.to_string()),
+        ("weight_decay", cfg.weight_decay.to_string()),
+        ("class_weighting", cfg.class_weighting.to_string()),
+        ("seed", cfg.seed.to_string()),
+        ("final_loss", last_loss.to_string()),
+        ("data_fingerprint", messages.fingerprint()),
+        ("train_rows", train_rows.len().to_string()),
+        ("calibration_rows", calibration_rows.len().to_string()),
+        (
+            "label_counts",
+            messages
+                .categories
+                .iter()
+                .zip(messages.positives())
+                .map(|(c, n)| format!("{c}={n}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        ("label_source", "data".into()),
+    ];
+    model.meta = meta.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    Ok(Trained { model, calibration })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tape::gradcheck::check_gradients;
+
+    #[test]
+    fn embedding_bag_gradient() {
+        let mut rng = Rng::new(3);
+        let e = Matrix::new(6, 3, (0..18).map(|_| rng.normal()).collect());
+        let w = Matrix::new(2, 3, (0..6).map(|_| rng.normal()).collect());
+        check_gradients(&[e, w], |t, v| {
+            let f = EmbeddingBag {
+                bags: vec![vec![(0, 0.5), (4, 0.5)], vec![(4, 0.25), (5, 0.75)]],
+            };
+            let value = f.forward(t.value(v[0]));
+            let x = t.record(&[v[0]], value, f);
+            let y = t.mul(x, v[1]);
+            t.sum(y)
+        });
+    }
+
+    #[test]
+    fn weighted_bce_gradient_and_value() {
+        let z = Matrix::new(2, 2, vec![0.3, -1.2, 2.0, 0.1]);
+        let f = WeightedBce {
+            targets: Matrix::new(2, 2, vec![1.0, 0.0, 0.0, 1.0]),
+            pos_weight: vec![3.0, 0.5],
+        };
+        let expected =
+            (3.0 * softplus(-0.3) + softplus(-1.2) + softplus(2.0) + 0.5 * softplus(-0.1)) / 4.0;
+        assert!((f.value(&z) - expected).abs() < 1e-12);
+        check_gradients(&[z], |t, v| {
+            let f = WeightedBce {
+                targets: Matrix::new(2, 2, vec![1.0, 0.0, 0.0, 1.0]),
+                pos_weight: vec![3.0, 0.5],
+            };
+            let value = Matrix::scalar(f.value(t.value(v[0])));
+            t.record(&[v[0]], value, f)
+        });
+    }
+
+    #[test]
+    fn calibration_reaches_the_target_with_most_recall() {
+        let scores = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3];
+        let labels = [true, true, false, true, true, false, false, true];
+        // Top 5: 4 of 5 positive (0.8); top 2: 1.0.
+        let c = calibrate(&scores, &labels, 0.8);
+        assert!(c.reached);
+        assert!((c.threshold - 0.55).abs() < 1e-6, "{c:?}");
+        assert_eq!((c.precision, c.recall), (0.8, 0.8));
+        let c = calibrate(&scores, &labels, 0.95);
+        assert!((c.threshold - 0.85).abs() < 1e-6, "{c:?}");
+        assert_eq!(c.recall, 0.4);
+        // Unreachable: the best precision, flagged.
+        let c = calibrate(&[0.9, 0.8], &[false, true], 1.0);
+        assert!(!c.reached, "{c:?}");
+        assert_eq!((c.precision, c.recall), (0.5, 1.0));
+        let c = calibrate(&[0.9, 0.9], &[false, true], 0.9);
+        assert!(!c.reached);
+        assert_eq!(c.precision, 0.5);
+    }
+
+    #[test]
+    fn scores_count_correctly() {
+        let s = score(
+            &[vec![0.9, 0.1], vec![0.6, 0.7], vec![0.2, 0.8]],
+            &[vec![true, false], vec![false, true], vec![true, true]],
+            &[0.5, 0.75],
+        );
+        assert_eq!(
+            (
+                s[0].true_positives,
+                s[0].false_positives,
+                s[0].false_negatives
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!((s[1].true_positives, s[1].false_negatives), (1, 1));
+        assert_eq!(s[1].precision(), 1.0);
+        assert_eq!(s[1].recall(), 0.5);
+        assert!((s[1].f1() - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn host_features_are_the_runtime_featurizer() {
+        let text = "Fr33 m0ney!!! call 555-014-2287";
+        let mut direct = Vec::new();
+        Featurizer::new(10)
+            .unwrap()
+            .featurize(text.as_bytes(), &mut |b| direct.push(b));
+        assert_eq!(features(10, text), direct);
+        let b = bag(10, text);
+        assert!((b.iter().map(|(_, w)| w).sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    /// A small run on the bundled data: fits the phrasings it saw and generalises to the
+    /// held-out ones (new templates) well above chance.
+    #[test]
+    fn learns_the_bundled_messages() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/moderation");
+        let text = std::fs::read_to_string(root.join("policy.toml")).unwrap();
+        let policy = Policy::parse(&text).unwrap();
+        let messages = Messages::load(&root.join("messages.csv"), &policy).unwrap();
+        let cfg = ClassifierConfig {
+            bucket_bits: 10,
+            embedding_dim: 8,
+            hidden: vec![8],
+            epochs: 6,
+            ..ClassifierConfig::default()
+        };
+        let trained = train(&policy, &text, &messages, &cfg, &mut |_| {}).unwrap();
+        let seen = messages.subset(&messages.folds(&[CALIBRATION_FOLD]));
+        for (c, s) in policy.categories.iter().zip(trained.model.evaluate(&seen)) {
+            assert!(s.f1() > 0.9, "{}: {s:?}", c.name);
+        }
+        let test = messages.subset(&messages.folds(&[TEST_FOLD]));
+        let scores = trained.model.evaluate(&test);
+        let macro_f1 = scores.iter().map(CategoryScores::f1).sum::<f64>() / 4.0;
+        assert!(macro_f1 > 0.5, "{scores:?}");
+        assert_eq!(trained.model.predict("hello").len(), 4);
+    }
+}

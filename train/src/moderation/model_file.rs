@@ -1,0 +1,341 @@
+//! The moderation model file: a safetensors file, like the float checkpoint (`CHECKPOINT.md`).
+//!
+//! Tensors, all `F32`: `embedding` `[2^bucket_bits, embedding_dim]` (row `b` is bucket `b`'s
+//! vector), and per MLP layer `i` `layers.{i}.weight` `[output_len, input_len]` and
+//! `layers.{i}.bias` `[output_len]`. `__metadata__` (strings): `format` = `mote-moderation`,
+//! `format_version` = `1`, `bucket_bits`, `embedding_dim`, `layers`, `activations` (one name per
+//! layer, comma-separated), `thresholds` (one per category, comma-separated), `policy` (the
+//! policy file's text, verbatim), `policy_hash` (its content hash, checked on load) and
+//! `meta.{key}` provenance entries. Written deterministically (sorted keys, fixed tensor order).
+
+use super::classifier::ModerationModel;
+use super::policy::Policy;
+use crate::checkpoint::{CheckpointError, DenseLayer, META_PREFIX};
+use crate::nn::Activation;
+use safetensors::{Dtype, SafeTensors};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The `format` metadata value of a moderation model file.
+pub const FORMAT_NAME: &str = "mote-moderation";
+/// The version of the file layout this crate writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+fn invalid(message: impl Into<String>) -> CheckpointError {
+    CheckpointError::InvalidModel(message.into())
+}
+
+impl ModerationModel {
+    /// Checks shapes, finiteness and that the outputs match the policy's categories.
+    pub fn validate(&self) -> Result<(), CheckpointError> {
+        let buckets = 1usize
+            .checked_shl(u32::from(self.bucket_bits))
+            .filter(|_| {
+                (mote_runtime::text::MIN_BUCKET_BITS..=mote_runtime::text::MAX_BUCKET_BITS)
+                    .contains(&self.bucket_bits)
+            })
+            .ok_or_else(|| invalid(format!("bucket bits {} out of range", self.bucket_bits)))?;
+        if self.embedding_dim == 0
+            || Some(self.embedding.len()) != buckets.checked_mul(self.embedding_dim)
+        {
+            return Err(invalid(
+                "the embedding table does not hold 2^bits rows of embedding_dim",
+            ));
+        }
+        if !self.embedding.iter().all(|v| v.is_finite()) {
+            return Err(invalid("the embedding table has non-finite values"));
+        }
+        let mut previous = self.embedding_dim;
+        for (i, l) in self.layers.iter().enumerate() {
+            if l.input_len != previous
+                || l.output_len == 0
+                || l.weight.len() != l.input_len * l.output_len
+                || l.bias.len() != l.output_len
+            {
+                return Err(invalid(format!("layer {i} has inconsistent shapes")));
+            }
+            if !l.weight.iter().chain(&l.bias).all(|v| v.is_finite()) {
+                return Err(invalid(format!("layer {i} has non-finite values")));
+            }
+            previous = l.output_len;
+        }
+        let categories = self.policy.categories.len();
+        if self.layers.is_empty() || previous != categories {
+            return Err(invalid(format!(
+                "the model has {previous} outputs but the policy {categories} categories"
+            )));
+        }
+        if self.thresholds.len() != categories || !self.thresholds.iter().all(|t| t.is_finite()) {
+            return Err(invalid("need one finite threshold per category"));
+        }
+        Ok(())
+    }
+
+    /// Serialises to safetensors bytes (layout in the module docs); deterministic.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, CheckpointError> {
+        self.validate()?;
+        let mut metadata = serde_json::Map::new();
+        let mut put =
+            |k: &str, v: String| metadata.insert(k.to_string(), serde_json::Value::String(v));
+        put("format", FORMAT_NAME.into());
+        put("format_version", FORMAT_VERSION.to_string());
+        put("bucket_bits", self.bucket_bits.to_string());
+        put("embedding_dim", self.embedding_dim.to_string());
+        put("layers", self.layers.len().to_string());
+        let activations: Vec<&str> = self.layers.iter().map(|l| l.activation.name()).collect();
+        put("activations", activations.join(","));
+        let thresholds: Vec<String> = self.thresholds.iter().map(f32::to_string).collect();
+        put("thresholds", thresholds.join(","));
+        put("policy", self.policy_text.clone());
+        put("policy_hash", self.policy.content_hash());
+        for (k, v) in &self.meta {
+            put(&format!("{META_PREFIX}{k}"), v.clone());
+        }
+        let mut header = serde_json::Map::new();
+        header.insert("__metadata__".into(), serde_json::Value::Object(metadata));
+        let mut body = Vec::new();
+        let mut tensor = |name: String, values: &[f32], shape: Vec<usize>| {
+            let start = body.len();
+            body.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+            let info = serde_json::json!({ "dtype": "F32", "shape": shape, "data_offsets": [start, body.len()] });
+            header.insert(name, info);
+        };
+        tensor(
+            "embedding".into(),
+            &self.embedding,
+            vec![
+                self.embedding.len() / self.embedding_dim,
+                self.embedding_dim,
+            ],
+        );
+        for (i, l) in self.layers.iter().enumerate() {
+            tensor(
+                format!("layers.{i}.weight"),
+                &l.weight,
+                vec![l.output_len, l.input_len],
+            );
+            tensor(format!("layers.{i}.bias"), &l.bias, vec![l.output_len]);
+        }
+        let mut header_bytes = serde_json::to_vec(&serde_json::Value::Object(header))
+            .map_err(|e| CheckpointError::Safetensors(e.to_string()))?;
+        while header_bytes.len() % 8 != 0 {
+            header_bytes.push(b' ');
+        }
+        let mut out = Vec::with_capacity(8 + header_bytes.len() + body.len());
+        out.extend((header_bytes.len() as u64).to_le_bytes());
+        out.extend(header_bytes);
+        out.extend(body);
+        Ok(out)
+    }
+
+    /// Parses bytes written by [`ModerationModel::to_bytes`]; never panics on bad input.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ModerationModel, CheckpointError> {
+        let st_err = |e: safetensors::SafeTensorError| CheckpointError::Safetensors(e.to_string());
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(st_err)?;
+        let tensors = SafeTensors::deserialize(bytes).map_err(st_err)?;
+        let metadata: BTreeMap<String, String> = header
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let get = |k: &str| {
+            metadata
+                .get(k)
+                .ok_or_else(|| CheckpointError::MissingMetadata(k.to_string()))
+        };
+        let bad = |k: &str, v: &str| CheckpointError::BadMetadata {
+            key: k.to_string(),
+            value: v.to_string(),
+        };
+        let number = |k: &str| -> Result<usize, CheckpointError> {
+            let v = get(k)?;
+            v.parse().map_err(|_| bad(k, v))
+        };
+        if metadata.get("format").map(String::as_str) != Some(FORMAT_NAME) {
+            return Err(CheckpointError::NotACheckpoint);
+        }
+        let version = get("format_version")?;
+        if version.parse::<u32>() != Ok(FORMAT_VERSION) {
+            return Err(CheckpointError::UnsupportedVersion(version.clone()));
+        }
+        let bucket_bits = u8::try_from(number("bucket_bits")?)
+            .map_err(|_| bad("bucket_bits", get("bucket_bits").map_or("", |s| s)))?;
+        let embedding_dim = number("embedding_dim")?;
+        let n_layers = number("layers")?;
+        if n_layers == 0 || n_layers > 64 {
+            return Err(invalid(format!("{n_layers} layers")));
+        }
+        let activations_text = get("activations")?;
+        let activations = activations_text
+            .split(',')
+            .map(Activation::from_name)
+            .collect::<Option<Vec<_>>>()
+            .filter(|a| a.len() == n_layers)
+            .ok_or_else(|| bad("activations", activations_text))?;
+        let thresholds_text = get("thresholds")?;
+        let thresholds = thresholds_text
+            .split(',')
+            .map(|t| t.parse::<f32>().ok())
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| bad("thresholds", thresholds_text))?;
+        let policy_text = get("policy")?.clone();
+        let policy = Policy::parse(&policy_text)
+            .map_err(|e| invalid(format!("the embedded policy does not parse: {e}")))?;
+        let stored_hash = get("policy_hash")?;
+        if *stored_hash != policy.content_hash() {
+            return Err(bad("policy_hash", stored_hash));
+        }
+        let read = |name: String, rank: usize| -> Result<(Vec<usize>, Vec<f32>), CheckpointError> {
+            let view = tensors
+                .tensor(&name)
+                .map_err(|_| CheckpointError::MissingTensor(name.clone()))?;
+            if view.dtype() != Dtype::F32 || view.shape().len() != rank {
+                return Err(CheckpointError::BadTensor {
+                    name,
+                    reason: format!(
+                        "expected F32 of rank {rank}, found {:?} {:?}",
+                        view.dtype(),
+                        view.shape()
+                    ),
+                });
+            }
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            Ok((view.shape().to_vec(), values))
+        };
+        let (_, embedding) = read("embedding".into(), 2)?;
+        let mut layers = Vec::with_capacity(n_layers);
+        for (i, activation) in activations.into_iter().enumerate() {
+            let (shape, weight) = read(format!("layers.{i}.weight"), 2)?;
+            let (_, bias) = read(format!("layers.{i}.bias"), 1)?;
+            layers.push(DenseLayer {
+                input_len: shape[1],
+                output_len: shape[0],
+                weight,
+                bias,
+                activation,
+            });
+        }
+        if tensors.len() != 1 + 2 * n_layers {
+            return Err(invalid(format!(
+                "the file holds {} tensors; expected {}",
+                tensors.len(),
+                1 + 2 * n_layers
+            )));
+        }
+        let meta = metadata
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(META_PREFIX)
+                    .map(|k| (k.to_string(), v.clone()))
+            })
+            .collect();
+        let model = ModerationModel {
+            policy,
+            policy_text,
+            bucket_bits,
+            embedding_dim,
+            embedding,
+            layers,
+            thresholds,
+            meta,
+        };
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// Writes the model to `path`.
+    pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        let bytes = self.to_bytes()?;
+        std::fs::write(path, bytes).map_err(|e| CheckpointError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads and validates a model file.
+    pub fn load(path: &Path) -> Result<ModerationModel, CheckpointError> {
+        let bytes = std::fs::read(path).map_err(|e| CheckpointError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        ModerationModel::from_bytes(&bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> ModerationModel {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/moderation/policy.toml"),
+        )
+        .unwrap();
+        let policy = Policy::parse(&text).unwrap();
+        ModerationModel {
+            policy,
+            policy_text: text,
+            bucket_bits: 4,
+            embedding_dim: 2,
+            embedding: (0..32).map(|i| i as f32 * 0.1 - 1.0).collect(),
+            layers: vec![DenseLayer {
+                input_len: 2,
+                output_len: 4,
+                weight: vec![0.5, -0.25, 1.0, 0.0, -1.0, 2.0, 0.125, 0.75],
+                bias: vec![0.0, 0.1, -0.1, 0.2],
+                activation: Activation::Identity,
+            }],
+            thresholds: vec![0.5, 0.625, 0.25, 0.9],
+            meta: [("seed".to_string(), "3".to_string())]
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn round_trips_bit_for_bit() {
+        let m = tiny();
+        let bytes = m.to_bytes().unwrap();
+        let back = ModerationModel::from_bytes(&bytes).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.to_bytes().unwrap(), bytes);
+        assert_eq!(back.probabilities("hello there").len(), 4);
+    }
+
+    #[test]
+    fn damaged_files_are_errors() {
+        let m = tiny();
+        let bytes = m.to_bytes().unwrap();
+        for cut in [0, 7, 8, 100, bytes.len() - 1] {
+            assert!(ModerationModel::from_bytes(&bytes[..cut]).is_err());
+        }
+        let mut wrong = m.clone();
+        wrong.thresholds.pop();
+        assert!(wrong.to_bytes().is_err());
+        let mut wrong = m.clone();
+        wrong.embedding.pop();
+        assert!(wrong.to_bytes().is_err());
+        // A policy text edited after training no longer matches the recorded hash.
+        let mut edited = m.clone();
+        edited.policy_text = edited.policy_text.replace("Unsolicited", "Unwanted");
+        let e = ModerationModel::from_bytes(&edited.to_bytes().unwrap()).unwrap_err();
+        assert!(
+            matches!(&e, CheckpointError::BadMetadata { key, .. } if key == "policy_hash"),
+            "{e}"
+        );
+        let checkpoint = crate::Checkpoint {
+            layers: m.layers.clone(),
+            task: crate::Task::Regression,
+            meta: BTreeMap::new(),
+        };
+        assert_eq!(
+            ModerationModel::from_bytes(&checkpoint.to_bytes().unwrap()).unwrap_err(),
+            CheckpointError::NotACheckpoint
+        );
+    }
+}
