@@ -29,6 +29,8 @@ use mote_firmware_common::{
     check_gp_model, check_model, exit, partition::Partition, partition_region, read_partition,
     reject_blob, Capacity, EXIT_FIT, EXIT_OK, EXIT_RUN,
 };
+use mote_runtime::manifest::ModelKind;
+use mote_runtime::moderation::Moderation;
 use mote_runtime::{AnyModel, GpModel, Model};
 
 #[cfg(all(feature = "rtt", feature = "semihosting"))]
@@ -135,6 +137,9 @@ fn run() -> Result<(), i32> {
         output: OUTPUT_CAPACITY,
     };
     match model {
+        AnyModel::Mlp(model) if model.manifest().kind == ModelKind::Moderation => {
+            run_moderation(partition.blob, &partition, capacity, buffers)
+        }
         AnyModel::Mlp(model) => run_mlp(&model, &partition, capacity, buffers),
         AnyModel::SparseGp(model) => run_gp(&model, &partition, capacity, buffers),
     }
@@ -275,6 +280,73 @@ fn run_gp(
 }
 
 /// The stack and result lines that end a successful run.
+/// Runs a moderation blob on every row: each row is one message, its bytes up to the first
+/// zero (the host pads rows to one length). The reported output is one int8 score per category,
+/// then the verdict: its action (0 allow, 1 flag, 2 block) and the category bits, low byte first.
+fn run_moderation(
+    blob: &[u8],
+    partition: &Partition<'_>,
+    capacity: Capacity,
+    buffers: &mut Buffers,
+) -> Result<(), i32> {
+    let moderation = Moderation::parse(blob).map_err(reject_blob)?;
+    let categories = moderation.categories();
+    let model = moderation.model();
+    // The same line as for an MLP (the host reads arena and output sizes from it); the input
+    // is text, `row_len` bytes per message.
+    defmt::println!(
+        "mote: model layers={=u32} input={=u32} output={=u32} arena={=u32} macs={=u64} rows={=u32} blob={=u32}",
+        model.layer_count() as u32,
+        partition.row_len,
+        (categories + 3) as u32,
+        moderation.arena_len() as u32,
+        model.macs(),
+        partition.row_count,
+        blob.len() as u32
+    );
+    if moderation.arena_len() > capacity.arena || categories + 3 > capacity.output {
+        defmt::error!("mote: error: moderation model does not fit the firmware's buffers");
+        return Err(EXIT_FIT);
+    }
+    let Some(output) = buffers.output.get_mut(..categories + 3) else {
+        return Err(EXIT_FIT);
+    };
+    let mut run_ticks = 0u64;
+    let rows = partition.rows.chunks_exact(partition.row_len as usize);
+    for (index, row) in rows.enumerate() {
+        let text = row.split(|&b| b == 0).next().unwrap_or(&[]);
+        let (scores, verdict_bytes) = output.split_at_mut(categories);
+        let start = clock::now();
+        marker::start();
+        let result = moderation.moderate(text, &mut buffers.arena, scores);
+        marker::stop();
+        let ticks = clock::now().wrapping_sub(start);
+        let verdict = match result {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                defmt::error!("mote: error: row {=u32} failed: {}", index as u32, e);
+                return Err(EXIT_RUN);
+            }
+        };
+        run_ticks = run_ticks.wrapping_add(ticks);
+        let [low, high] = verdict.categories.to_le_bytes();
+        for (slot, value) in verdict_bytes
+            .iter_mut()
+            .zip([verdict.action as u8, low, high])
+        {
+            *slot = value as i8;
+        }
+        defmt::println!(
+            "mote: row={=u32} ticks={=u64} out={=[?]}",
+            index as u32,
+            ticks,
+            &*output
+        );
+    }
+    finish(partition, run_ticks);
+    Ok(())
+}
+
 fn finish(partition: &Partition<'_>, run_ticks: u64) {
     defmt::println!("mote: stack={=u32}", stack::high_water_mark());
     defmt::println!(

@@ -8,6 +8,7 @@
 use crate::elf::{Elf, Sections};
 use crate::error::io;
 use crate::{device, firmware, qemu, Board, BoardError};
+use mote_runtime::manifest::ModelKind;
 use mote_runtime::{AnyModel, GpModel};
 use serde::Serialize;
 
@@ -109,6 +110,38 @@ pub fn footprint(board_name: &str, features: &[&str]) -> Result<Footprint, Board
     })
 }
 
+/// Length of the messages a moderation blob is benchmarked on (a long social-media post).
+pub const MESSAGE_BYTES: usize = 280;
+
+/// `count` deterministic chat-like messages of exactly `len` bytes each (words, digits,
+/// punctuation and the odd leetspeak spelling), as rows for a moderation blob.
+pub fn message_rows(count: usize, len: usize) -> Vec<Vec<i8>> {
+    const WORDS: &[&str] = &[
+        "hey", "did", "you", "see", "the", "game", "last", "night", "free", "prize", "click",
+        "here", "call", "me", "at", "555-0142", "w1n", "NOW!!!", "so", "cool", "what", "a",
+        "loser", "lol", "meet", "tomorrow", "my", "address", "is", "12", "oak", "street", "sooooo",
+        "good", "thanks", "for", "sharing", "this", "totally", "agree",
+    ];
+    let mut state = 0x6d6f_7465_u64;
+    (0..count)
+        .map(|_| {
+            let mut text = String::new();
+            while text.len() < len {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let word = WORDS[(state >> 33) as usize % WORDS.len()];
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(word);
+            }
+            text.truncate(len);
+            text.bytes().map(|b| b as i8).collect()
+        })
+        .collect()
+}
+
 /// Input rows used when the caller gives none: deterministic pseudo-random int8 values.
 pub const DEFAULT_ROWS: usize = 16;
 
@@ -132,6 +165,9 @@ pub fn bench(
         Some(rows) => rows,
         None => {
             generated = match &model {
+                AnyModel::Mlp(m) if m.manifest().kind == ModelKind::Moderation => {
+                    message_rows(DEFAULT_ROWS, MESSAGE_BYTES)
+                }
                 AnyModel::Mlp(m) => pseudo_random_rows(DEFAULT_ROWS, m.input_len()),
                 AnyModel::SparseGp(gp) => gp_rows(gp, DEFAULT_ROWS),
             };

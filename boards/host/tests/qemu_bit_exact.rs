@@ -213,6 +213,68 @@ fn check_gp(board: &Board, options: qemu::Options) {
     }
 }
 
+/// A moderation model trained on the bundled messages (as `mote train moderation` trains it,
+/// fewer epochs) and exported; rows are held-out messages, zero-padded to one length.
+fn moderation_case() -> &'static (Vec<u8>, Vec<Vec<i8>>) {
+    static CASE: std::sync::OnceLock<(Vec<u8>, Vec<Vec<i8>>)> = std::sync::OnceLock::new();
+    CASE.get_or_init(train_moderation_case)
+}
+
+fn train_moderation_case() -> (Vec<u8>, Vec<Vec<i8>>) {
+    use mote_train::moderation::{classifier, Messages, Policy};
+    let root = repo().join("data/moderation");
+    let policy_text = std::fs::read_to_string(root.join("policy.toml")).unwrap();
+    let policy = Policy::parse(&policy_text).unwrap();
+    let messages = Messages::load(&root.join("messages.csv"), &policy).unwrap();
+    let cfg = classifier::ClassifierConfig {
+        epochs: 4,
+        ..Default::default()
+    };
+    let trained = classifier::train(&policy, &policy_text, &messages, &cfg, &mut |_| {}).unwrap();
+    let options = mote_exporter::moderation::ModerationExportOptions::default();
+    let (blob, _) =
+        mote_exporter::moderation::export_moderation(&trained.model, &messages, &options).unwrap();
+    let held_out = messages.folds(&[4]);
+    let texts: Vec<&str> = held_out
+        .iter()
+        .take(30)
+        .map(|&i| messages.texts[i].as_str())
+        .collect();
+    let width = texts.iter().map(|t| t.len()).max().unwrap_or(1);
+    let rows = texts
+        .iter()
+        .map(|t| {
+            let mut row: Vec<i8> = t.bytes().map(|b| b as i8).collect();
+            row.resize(width, 0);
+            row
+        })
+        .collect();
+    (blob, rows)
+}
+
+/// What the firmware reports for a moderation row, computed on the host: the scores, then the
+/// verdict's action and category bits (low byte first).
+fn host_moderation_outputs(blob: &[u8], rows: &[Vec<i8>]) -> Vec<Vec<i8>> {
+    let moderation = mote_runtime::moderation::Moderation::parse(blob).unwrap();
+    let mut arena = vec![0u8; moderation.arena_len()];
+    rows.iter()
+        .map(|row| {
+            let bytes: Vec<u8> = row
+                .iter()
+                .map(|&b| b as u8)
+                .take_while(|&b| b != 0)
+                .collect();
+            let mut scores = vec![0i8; moderation.categories()];
+            let verdict = moderation
+                .moderate(&bytes, &mut arena, &mut scores)
+                .unwrap();
+            let [low, high] = verdict.categories.to_le_bytes();
+            scores.extend([verdict.action as u8, low, high].map(|b| b as i8));
+            scores
+        })
+        .collect()
+}
+
 fn check_board(board_name: &str) {
     if !qemu_present() {
         return;
@@ -223,6 +285,16 @@ fn check_board(board_name: &str) {
         ..qemu::Options::default()
     };
     check_gp(&board, options);
+    let (blob, rows) = moderation_case();
+    let expected = host_moderation_outputs(blob, rows);
+    compare(
+        &board,
+        "moderation (held-out messages)",
+        blob,
+        rows,
+        &expected,
+        options,
+    );
     let target = Target::for_build(&board.target, &board.rustflags);
     for case in cases() {
         let name = format!("{} ({})", case.name, target.kernel_name());

@@ -251,10 +251,15 @@ impl ModerationModel {
     /// Writes the model to `path`.
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
         let bytes = self.to_bytes()?;
-        std::fs::write(path, bytes).map_err(|e| CheckpointError::Io {
+        let io = |e: std::io::Error| CheckpointError::Io {
             path: path.display().to_string(),
             message: e.to_string(),
-        })
+        };
+        // Create the folder, as every other writer of the CLI does.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        std::fs::write(path, bytes).map_err(io)
     }
 
     /// Reads and validates a model file.
