@@ -58,6 +58,8 @@ enum Command {
     Bench(commands::bench::Args),
     /// Flash a blob (and the firmware, if needed) to a real board with probe-rs and run it.
     Flash(commands::flash::Args),
+    /// Recommendation data: simulate a platform (`mote rec simulate`).
+    Rec(commands::rec::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Flash(args) => commands::flash::run(args),
+        Command::Rec(args) => commands::rec::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

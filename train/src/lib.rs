@@ -17,7 +17,9 @@
 //!   Distillation);
 //! - [`gp`]: sparse Gaussian processes (SGPR, SVGP), their kernels, linear algebra on the
 //!   tape, the parameter file (see `GP_PARAMS.md`) and the Friedman #1 generator;
-//! - [`linear`]: least-squares linear regression, the baseline for GP regression.
+//! - [`linear`]: least-squares linear regression, the baseline for GP regression;
+//! - [`rec`]: recommendations: interaction logs, the platform simulator, the co-interaction
+//!   graph, the heterogeneous GNN and the evaluation scaffold.
 #![deny(missing_docs)]
 
 pub mod checkpoint;
@@ -33,6 +35,7 @@ pub mod nn;
 pub mod norm;
 pub mod optim;
 pub mod prng;
+pub mod rec;
 pub mod tape;
 pub mod train;
 

@@ -8,6 +8,7 @@ pub mod flash;
 pub mod inspect;
 pub mod kernel_bench;
 pub mod quickstart;
+pub mod rec;
 pub mod run;
 pub mod train;
 pub mod train_gp;
