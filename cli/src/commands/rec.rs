@@ -1,7 +1,14 @@
 //! `mote rec`: recommendation data tools (`mote rec simulate`), and `mote eval rec`.
 
 use super::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use mote_train::rec::eval::{
+    evaluate, markdown_table, EmbeddingAverage, EvalConfig, Popularity, Scorer, TimeSplit,
+};
+use mote_train::rec::graph::{text_features, CoGraph, GraphConfig};
+use mote_train::rec::hgnn::{link_auc, train_link_prediction, HgnnConfig};
 use mote_train::rec::simulate::{SimConfig, Simulator, TYPE_NAMES};
+use mote_train::rec::{RecData, RecError};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -65,5 +72,184 @@ fn simulate(args: SimulateArgs) -> Result {
         "  {} users have audiobook interactions (launched at 70% of the period)",
         summary.new_type_users
     );
+    Ok(())
+}
+
+/// Arguments of `mote eval rec`.
+#[derive(clap::Args)]
+pub struct EvalRecArgs {
+    /// Folder holding `items.csv` and `interactions.csv`; without it a world is simulated.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Users of the simulated world (when no --data is given).
+    #[arg(long, default_value_t = 5000)]
+    users: usize,
+    /// Seed of the simulated world and of training.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The new item type whose cold-start users get their own columns.
+    #[arg(long, default_value = "audiobook")]
+    new_type: String,
+    /// Fraction of each user's latest interactions held out.
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// HGNN training steps (minibatches of sampled subgraphs).
+    #[arg(long, default_value_t = 300)]
+    steps: usize,
+    /// Hashed bag-of-words width of the item text features.
+    #[arg(long, default_value_t = 64)]
+    text_dim: usize,
+    /// At most this many users are evaluated.
+    #[arg(long, default_value_t = 5000)]
+    max_users: usize,
+    /// Also write the table (Markdown) to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Runs `mote eval rec`: split, graph, HGNN, baselines, table.
+pub fn run_eval(args: EvalRecArgs) -> Result {
+    let err = |e: RecError| e.to_string();
+    let clock = Instant::now();
+    let data = match &args.data {
+        Some(dir) => {
+            RecData::load(&dir.join("items.csv"), &dir.join("interactions.csv")).map_err(err)?
+        }
+        None => Simulator::new(SimConfig::for_users(args.users, args.seed))
+            .map_err(err)?
+            .generate(),
+    };
+    let new_type = data.catalog.type_id(&args.new_type).ok_or_else(|| {
+        format!(
+            "no item type {:?} in the data (types: {})",
+            args.new_type,
+            data.catalog.type_names.join(", ")
+        )
+    })?;
+    outln!(
+        "data: {} users, {} items, {} interactions ({:.1} s)",
+        data.num_users(),
+        data.catalog.len(),
+        data.interactions.len(),
+        clock.elapsed().as_secs_f64()
+    );
+    let split = TimeSplit::last_fraction(&data, args.test_fraction).map_err(err)?;
+    let t = Instant::now();
+    let graph = CoGraph::from_histories(
+        data.catalog.item_type.clone(),
+        data.catalog.num_types(),
+        split.train_histories(),
+        &GraphConfig::default(),
+    );
+    outln!(
+        "graph from the training part: {} nodes, {} edges ({:.1} s)",
+        graph.num_nodes(),
+        graph.edges.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let names = &data.catalog.type_names;
+    for (e, (edges, weight)) in graph.edge_type_stats().into_iter().enumerate() {
+        let (a, b) = graph.edge_type_pair(e);
+        outln!(
+            "  {:<22} {edges:>9} edges {weight:>10} co-interactions",
+            format!("{}-{}", names[a as usize], names[b as usize])
+        );
+    }
+    let features = text_features(&data.catalog, args.text_dim);
+    // 5% of every edge type is held out of training to measure link prediction.
+    let (kept, held_out) = graph.split_edges(0.05, args.seed);
+    let train_graph = CoGraph::from_edges(graph.node_type.clone(), graph.num_types, kept);
+    let config = HgnnConfig {
+        steps: args.steps,
+        seed: args.seed,
+        ..HgnnConfig::default()
+    };
+    let bar = ProgressBar::new(config.steps as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("HGNN {bar:30} step {pos}/{len} loss {msg} ({elapsed})")
+    {
+        bar.set_style(style);
+    }
+    let t = Instant::now();
+    let model = train_link_prediction(&train_graph, &features, &config, |r| {
+        bar.set_position(r.step as u64);
+        bar.set_message(format!("{:.4}", r.loss));
+    })
+    .map_err(err)?;
+    bar.finish_and_clear();
+    let train_secs = t.elapsed().as_secs_f64();
+    let held_emb = model.embed_all(&train_graph, &features, config.inference_fanout, args.seed);
+    let auc = link_auc(&held_emb, &train_graph, &held_out, args.seed);
+    let text_auc = link_auc(&features, &train_graph, &held_out, args.seed);
+    outln!(
+        "HGNN: {} steps in {train_secs:.1} s; held-out link AUC {:.3} (text features alone {:.3})",
+        config.steps,
+        auc.overall,
+        text_auc.overall
+    );
+    for (e, a) in auc.per_edge_type.iter().enumerate() {
+        let (x, y) = graph.edge_type_pair(e);
+        if let Some(a) = a {
+            outln!(
+                "  {:<22} AUC {a:.3}",
+                format!("{}-{}", names[x as usize], names[y as usize])
+            );
+        }
+    }
+    let embeddings = model.embed_all(&graph, &features, config.inference_fanout, args.seed);
+
+    let eval_config = EvalConfig {
+        k: 10,
+        new_type,
+        max_users: args.max_users,
+    };
+    let t = Instant::now();
+    let recent = 20;
+    let scorers: Vec<(String, Box<dyn Scorer>)> = vec![
+        (
+            "popularity".into(),
+            Box::new(Popularity::fit(&split, data.catalog.len())),
+        ),
+        (
+            "text features averaged".into(),
+            Box::new(EmbeddingAverage {
+                embeddings: features,
+                recent,
+            }),
+        ),
+        (
+            "HGNN embeddings averaged".into(),
+            Box::new(EmbeddingAverage { embeddings, recent }),
+        ),
+    ];
+    let rows: Vec<(String, _)> = scorers
+        .iter()
+        .map(|(name, s)| {
+            (
+                name.clone(),
+                evaluate(s.as_ref(), &data.catalog, &split, &eval_config),
+            )
+        })
+        .collect();
+    let table = markdown_table(&data.catalog, &eval_config, &rows);
+    outln!(
+        "\nevaluation ({:.1} s, users averaged over their last {recent} training items):\n",
+        t.elapsed().as_secs_f64()
+    );
+    out!("{table}");
+    if let Some(path) = &args.out {
+        let text = format!(
+            "# Recommendations: evaluation\n\nRegenerate with `mote eval rec{}`.\n\n\
+             Held-out link-prediction AUC of the HGNN: {:.3}.\n\n{table}",
+            match &args.data {
+                Some(d) => format!(" --data {}", d.display()),
+                None => format!(" --users {} --seed {}", args.users, args.seed),
+            },
+            auc.overall
+        );
+        super::write_file(path, text.as_bytes())?;
+        outln!("table -> {}", path.display());
+    }
+    outln!("total {:.1} s", clock.elapsed().as_secs_f64());
     Ok(())
 }

@@ -10,11 +10,13 @@
 //! - [`graph`]: co-interaction edges by type pair and hashed bag-of-words node features;
 //! - [`sampler`]: the multi-link neighbour sampler (up to k neighbours per edge type);
 //! - [`ops`]: the sparse tape ops (gather, segment mean, typed linear, row L2 norm, ...);
-//! - [`hgnn`]: GraphSAGE-style heterogeneous layers and link-prediction training.
+//! - [`hgnn`]: GraphSAGE-style heterogeneous layers and link-prediction training;
+//! - [`eval`]: the per-user time split, hit-rate@k / NDCG@k and the baselines.
 
 use core::fmt;
 
 pub mod data;
+pub mod eval;
 pub mod graph;
 pub mod hgnn;
 pub mod ops;
