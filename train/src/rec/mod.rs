@@ -11,6 +11,7 @@
 //! - [`sampler`]: the multi-link neighbour sampler (up to k neighbours per edge type);
 //! - [`ops`]: the sparse tape ops (gather, segment mean, typed linear, row L2 norm, ...);
 //! - [`hgnn`]: GraphSAGE-style heterogeneous layers and link-prediction training;
+//! - [`two_tower`]: the user and item towers trained with in-batch negatives on top;
 //! - [`eval`]: the per-user time split, hit-rate@k / NDCG@k and the baselines.
 
 use core::fmt;
@@ -22,6 +23,7 @@ pub mod hgnn;
 pub mod ops;
 pub mod sampler;
 pub mod simulate;
+pub mod two_tower;
 
 pub use data::{Catalog, Interaction, RecData};
 
