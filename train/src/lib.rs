@@ -19,6 +19,8 @@
 //!   tape, the parameter file (see `GP_PARAMS.md`) and the Friedman #1 generator;
 //! - [`linear`]: least-squares linear regression, the baseline for GP regression;
 //! - [`moderation`]: moderation policies, labelled messages and the text classifier.
+//! - [`rec`]: recommendations: interaction logs, the platform simulator, the co-interaction
+//!   graph, the heterogeneous GNN and the evaluation scaffold.
 #![deny(missing_docs)]
 
 pub mod checkpoint;
@@ -35,6 +37,7 @@ pub mod nn;
 pub mod norm;
 pub mod optim;
 pub mod prng;
+pub mod rec;
 pub mod tape;
 pub mod train;
 

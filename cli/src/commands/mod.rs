@@ -10,6 +10,7 @@ pub mod kernel_bench;
 pub mod moderation;
 pub mod policy;
 pub mod quickstart;
+pub mod rec;
 pub mod run;
 pub mod train;
 pub mod train_gp;
