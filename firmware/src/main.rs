@@ -165,36 +165,25 @@ fn run_mlp(
         .chunks_exact(partition.row_len as usize)
         .map(mote_runtime::kernels::bytes_as_i8);
     for (index, row) in rows.enumerate() {
-        let start = clock::now();
-        marker::start();
         // With `layer-timing`, a clock read after each layer attributes ticks to layers (the
         // reads add a few instructions, so totals come from the build without it).
-        #[cfg(feature = "layer-timing")]
-        let result = {
-            let mut previous = start;
-            runner.run_observed(row, &mut buffers.arena, output, |layer| {
-                let now = clock::now();
-                if let Some(slot) = layer_ticks.get_mut(layer) {
-                    *slot = slot.wrapping_add(now.wrapping_sub(previous));
-                }
-                previous = now;
-            })
-        };
-        #[cfg(not(feature = "layer-timing"))]
-        let result = runner.run_observed(row, &mut buffers.arena, output, |_| {});
-        marker::stop();
-        let ticks = clock::now().wrapping_sub(start);
-        if let Err(e) = result {
-            defmt::error!("mote: error: row {=u32} failed: {}", index as u32, e);
-            return Err(EXIT_RUN);
-        }
+        let ((), ticks) = timed_row(index, |_start| {
+            #[cfg(feature = "layer-timing")]
+            {
+                let mut previous = _start;
+                runner.run_observed(row, &mut buffers.arena, output, |layer| {
+                    let now = clock::now();
+                    if let Some(slot) = layer_ticks.get_mut(layer) {
+                        *slot = slot.wrapping_add(now.wrapping_sub(previous));
+                    }
+                    previous = now;
+                })
+            }
+            #[cfg(not(feature = "layer-timing"))]
+            runner.run_observed(row, &mut buffers.arena, output, |_| {})
+        })?;
         run_ticks = run_ticks.wrapping_add(ticks);
-        defmt::println!(
-            "mote: row={=u32} ticks={=u64} out={=[?]}",
-            index as u32,
-            ticks,
-            output
-        );
+        report_row(index, ticks, output);
     }
     #[cfg(feature = "layer-timing")]
     {
@@ -239,15 +228,9 @@ fn run_gp(
             defmt::error!("mote: error: GP rows are not 4-byte aligned f32 values");
             return Err(EXIT_FIT);
         };
-        let start = clock::now();
-        marker::start();
-        let result = model.run(input, &mut buffers.arena, mean, variance);
-        marker::stop();
-        let ticks = clock::now().wrapping_sub(start);
-        if let Err(e) = result {
-            defmt::error!("mote: error: row {=u32} failed: {}", index as u32, e);
-            return Err(EXIT_RUN);
-        }
+        let ((), ticks) = timed_row(index, |_| {
+            model.run(input, &mut buffers.arena, mean, variance)
+        })?;
         run_ticks = run_ticks.wrapping_add(ticks);
         #[cfg(feature = "layer-timing")]
         {
@@ -266,12 +249,7 @@ fn run_gp(
                 *b = x as i8;
             }
         }
-        defmt::println!(
-            "mote: row={=u32} ticks={=u64} out={=[?]}",
-            index as u32,
-            ticks,
-            &*output
-        );
+        report_row(index, ticks, output);
     }
     #[cfg(feature = "layer-timing")]
     defmt::println!("mote: layer=0 op=SPARSE_GP ticks={=u64}", gp_ticks);
@@ -316,18 +294,9 @@ fn run_moderation(
     for (index, row) in rows.enumerate() {
         let text = row.split(|&b| b == 0).next().unwrap_or(&[]);
         let (scores, verdict_bytes) = output.split_at_mut(categories);
-        let start = clock::now();
-        marker::start();
-        let result = moderation.moderate(text, &mut buffers.arena, scores);
-        marker::stop();
-        let ticks = clock::now().wrapping_sub(start);
-        let verdict = match result {
-            Ok(verdict) => verdict,
-            Err(e) => {
-                defmt::error!("mote: error: row {=u32} failed: {}", index as u32, e);
-                return Err(EXIT_RUN);
-            }
-        };
+        let (verdict, ticks) = timed_row(index, |_| {
+            moderation.moderate(text, &mut buffers.arena, scores)
+        })?;
         run_ticks = run_ticks.wrapping_add(ticks);
         let [low, high] = verdict.categories.to_le_bytes();
         for (slot, value) in verdict_bytes
@@ -336,15 +305,40 @@ fn run_moderation(
         {
             *slot = value as i8;
         }
-        defmt::println!(
-            "mote: row={=u32} ticks={=u64} out={=[?]}",
-            index as u32,
-            ticks,
-            &*output
-        );
+        report_row(index, ticks, output);
     }
     finish(partition, run_ticks);
     Ok(())
+}
+
+/// Runs one row's work between the clock reads and the profiling markers; Err is the exit
+/// status, after the row's error line. Returns the result and the ticks it took.
+fn timed_row<T>(
+    index: usize,
+    work: impl FnOnce(u64) -> Result<T, mote_runtime::Error>,
+) -> Result<(T, u64), i32> {
+    let start = clock::now();
+    marker::start();
+    let result = work(start);
+    marker::stop();
+    let ticks = clock::now().wrapping_sub(start);
+    match result {
+        Ok(value) => Ok((value, ticks)),
+        Err(e) => {
+            defmt::error!("mote: error: row {=u32} failed: {}", index as u32, e);
+            Err(EXIT_RUN)
+        }
+    }
+}
+
+/// The line the host reads each row's output and ticks from.
+fn report_row(index: usize, ticks: u64, output: &[i8]) {
+    defmt::println!(
+        "mote: row={=u32} ticks={=u64} out={=[?]}",
+        index as u32,
+        ticks,
+        output
+    );
 }
 
 fn finish(partition: &Partition<'_>, run_ticks: u64) {
