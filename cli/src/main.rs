@@ -60,6 +60,8 @@ enum Command {
     Flash(commands::flash::Args),
     /// Check a moderation policy file (`mote policy check P.toml`).
     Policy(commands::policy::Args),
+    /// Label messages with a teacher model (OpenAI-compatible server) by a policy file.
+    Label(commands::label::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Flash(args) => commands::flash::run(args),
         Command::Policy(args) => commands::policy::run(args),
+        Command::Label(args) => commands::label::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
