@@ -62,6 +62,8 @@ enum Command {
     Policy(commands::policy::Args),
     /// Recommendation data: simulate a platform (`mote rec simulate`).
     Rec(commands::rec::Args),
+    /// Label messages with a teacher model (OpenAI-compatible server) by a policy file.
+    Label(commands::label::Args),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         Command::Flash(args) => commands::flash::run(args),
         Command::Policy(args) => commands::policy::run(args),
         Command::Rec(args) => commands::rec::run(args),
+        Command::Label(args) => commands::label::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -393,3 +393,139 @@ fn gp_export_run_eval_and_inspect() {
     let out = mote(&["run", s(&blob), "--input", s(&rows), "--quantized"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn label_with_a_fake_teacher_then_train_on_the_labels() {
+    use mote_train::moderation::messages::{csv_field, read_texts};
+    use mote_train::moderation::teacher::fake::{keyword_answer, FakeReply, FakeTeacher};
+    let dir = scratch("label");
+    let policy = repo().join("data/moderation/policy.toml");
+    let all = read_texts(&repo().join("data/moderation/messages.csv")).unwrap();
+    let mut input = String::from("id,text\n");
+    for (i, t) in all.iter().take(250).enumerate() {
+        input.push_str(&format!("{i},{}\n", csv_field(t)));
+    }
+    let input_path = dir.join("texts.csv");
+    std::fs::write(&input_path, input).unwrap();
+    // A keyword teacher; in prose it also counts "hell" as profanity.
+    let fake = FakeTeacher::start(|r| {
+        let prose = !r.system.contains("## spam");
+        let profanity: &[&str] = if prose {
+            &["shit", "damn", "fuck", "crap", "hell"]
+        } else {
+            &["shit", "damn", "fuck", "crap"]
+        };
+        let rules: [(&str, &[&str]); 4] = [
+            (
+                "spam",
+                &["free", "click", "win", "$", "gift", "prize", "earn"],
+            ),
+            (
+                "harassment",
+                &["idiot", "stupid", "loser", "hate", "ugly", "pathetic"],
+            ),
+            (
+                "personal_data",
+                &["@", "555", "address", "phone", "email", "number"],
+            ),
+            ("profanity", profanity),
+        ];
+        FakeReply::completion(&keyword_answer(&rules, &r.text))
+    })
+    .unwrap();
+    let out = dir.join("labelled.csv");
+    let cache = dir.join("cache");
+    let label = |variants: &str| {
+        ok(&[
+            "label",
+            "--policy",
+            s(&policy),
+            "--input",
+            s(&input_path),
+            "--teacher",
+            &fake.url(),
+            "--model",
+            "fake-kw",
+            "--out",
+            s(&out),
+            "--cache",
+            s(&cache),
+            "--variants",
+            variants,
+        ])
+    };
+    let first = label("1");
+    assert!(first.contains("teacher: 250 request(s)"), "{first}");
+    assert_eq!(fake.requests(), 250);
+    let second = label("1");
+    assert!(second.contains("teacher: 0 request(s)"), "{second}");
+    assert!(second.contains("cache: 250 hit(s)"), "{second}");
+    assert_eq!(fake.requests(), 250, "a rerun sends no request");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(csv.starts_with("text,spam,harassment,personal_data,profanity\n"));
+    assert_eq!(read_texts(&out).unwrap(), all[..250]);
+    let third = label("3");
+    println!("{third}");
+    assert_eq!(fake.requests(), 750, "format 0 came from the cache");
+    assert!(third.contains("flip rate"), "{third}");
+    let profanity = third
+        .lines()
+        .find(|l| l.trim_start().starts_with("profanity "))
+        .unwrap();
+    let spam = third
+        .lines()
+        .find(|l| l.trim_start().starts_with("spam "))
+        .unwrap();
+    assert!(spam.contains(" 0/250 "), "{spam}");
+    assert!(!profanity.contains(" 0/250 "), "{profanity}");
+    let side = std::fs::read_to_string(dir.join("labelled.csv.teacher.json")).unwrap();
+    assert!(side.contains("\"teacher_model\": \"fake-kw\""), "{side}");
+
+    let model = dir.join("m.safetensors");
+    ok(&[
+        "train",
+        "moderation",
+        "--policy",
+        s(&policy),
+        "--data",
+        s(&out),
+        "--out",
+        s(&model),
+        "--epochs",
+        "3",
+    ]);
+    let shown = ok(&["inspect", s(&dir.join("m.mote"))]);
+    assert!(shown.contains("template  policy-prompt/1"), "{shown}");
+    assert!(shown.contains("labels    fake-kw"), "{shown}");
+
+    // Nobody listens: the error names the URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let failed = mote(&[
+        "label",
+        "--policy",
+        s(&policy),
+        "--input",
+        s(&input_path),
+        "--teacher",
+        &url,
+        "--no-cache",
+        "--retries",
+        "1",
+        "--backoff-ms",
+        "1",
+        "--out",
+        s(&dir.join("x.csv")),
+    ]);
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains(&format!("{url}/v1/chat/completions"))
+            && stderr.contains("gave up after 2"),
+        "{stderr}"
+    );
+}

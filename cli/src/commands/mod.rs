@@ -7,6 +7,7 @@ pub mod export;
 pub mod flash;
 pub mod inspect;
 pub mod kernel_bench;
+pub mod label;
 pub mod moderation;
 pub mod policy;
 pub mod quickstart;

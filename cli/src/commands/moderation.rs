@@ -5,6 +5,7 @@ use mote_exporter::moderation::{export_moderation, ModerationExportOptions, Mode
 use mote_train::moderation::classifier::{
     self, CategoryScores, ClassifierConfig, ModerationModel, TEST_FOLD,
 };
+use mote_train::moderation::teacher::LabelProvenance;
 use mote_train::moderation::{Messages, Policy};
 use std::path::{Path, PathBuf};
 
@@ -101,8 +102,12 @@ pub fn export(
     messages: &Messages,
     source: &str,
 ) -> Result<(Vec<u8>, ModerationReport)> {
+    // Labels from a teacher (`mote label`) are recorded by `run_train` in the model's meta.
+    let meta = |k: &str| model.meta.get(k).cloned().unwrap_or_default();
     let options = ModerationExportOptions {
         source: source.to_string(),
+        template_version: meta("template_version"),
+        label_source: meta("label_source"),
         ..Default::default()
     };
     let (blob, report) = export_moderation(model, messages, &options).map_err(|e| e.to_string())?;
@@ -194,6 +199,28 @@ pub fn run_train(args: TrainArgs) -> Result {
     let (policy, policy_text) = load_policy(&args.policy)?;
     let messages = load_messages(&args.data, &policy)?;
     print_counts(&messages);
+    let teacher = LabelProvenance::load_for(&args.data)?;
+    if let Some(t) = &teacher {
+        if t.policy_hash != policy.content_hash() {
+            return Err(format!(
+                "{} was labelled by {} under policy {} {} (sha256 {}), not under {} (sha256 {}); \
+                 relabel it with `mote label` or train with the policy it was labelled under",
+                args.data.display(),
+                t.teacher_model,
+                t.policy_id,
+                t.policy_version,
+                t.policy_hash,
+                args.policy.display(),
+                policy.content_hash()
+            ));
+        }
+        outln!(
+            "labels by teacher {} (template {}, see {})",
+            t.teacher_model,
+            t.template_version,
+            LabelProvenance::path_for(&args.data).display()
+        );
+    }
     let cfg = ClassifierConfig {
         bucket_bits: args.bits,
         embedding_dim: args.dim,
@@ -236,6 +263,13 @@ pub fn run_train(args: TrainArgs) -> Result {
     model
         .meta
         .insert("data_path".into(), args.data.display().to_string());
+    if let Some(t) = teacher {
+        model.meta.insert("label_source".into(), t.teacher_model);
+        model
+            .meta
+            .insert("template_version".into(), t.template_version);
+        model.meta.insert("teacher_url".into(), t.teacher_url);
+    }
     model.save(&args.out).map_err(|e| e.to_string())?;
     let blob_path = args.out.with_extension("mote");
     let (blob, _) = export(&model, &messages, &args.out.display().to_string())?;

@@ -231,6 +231,97 @@ fn map_columns(names: &[String], policy: &Policy) -> Result<(usize, Vec<usize>),
     Ok((text, columns))
 }
 
+/// Reads the message texts of `path` (CSV or JSONL as for [`Messages::load`]): the text column
+/// only, any other column ignored; no labels needed (the input of teacher labelling).
+pub fn read_texts(path: &Path) -> Result<Vec<String>, MessagesError> {
+    let text = std::fs::read_to_string(path).map_err(|e| MessagesError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("jsonl" | "ndjson") => parse_texts_jsonl(&text),
+        _ => parse_texts_csv(&text),
+    }
+}
+
+/// The text column of CSV text (see [`read_texts`]).
+pub fn parse_texts_csv(text: &str) -> Result<Vec<String>, MessagesError> {
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    let mut records = csv_records(text)?.into_iter();
+    let (_, header) = records.next().ok_or(MessagesError::Empty)?;
+    let names: Vec<String> = header.iter().map(|n| n.trim().to_string()).collect();
+    let column = TEXT_COLUMNS
+        .iter()
+        .find_map(|t| names.iter().position(|n| n == t))
+        .ok_or_else(|| MessagesError::NoTextColumn {
+            found: names.clone(),
+        })?;
+    let mut texts = Vec::new();
+    for (line, mut fields) in records {
+        if fields.len() != names.len() {
+            return Err(MessagesError::WrongFieldCount {
+                line,
+                expected: names.len(),
+                found: fields.len(),
+            });
+        }
+        texts.push(fields.swap_remove(column));
+    }
+    if texts.is_empty() {
+        return Err(MessagesError::NoRows);
+    }
+    Ok(texts)
+}
+
+/// The text of each JSONL object (see [`read_texts`]).
+pub fn parse_texts_jsonl(text: &str) -> Result<Vec<String>, MessagesError> {
+    let mut texts = Vec::new();
+    let mut any_line = false;
+    for (index, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        any_line = true;
+        let bad = |message: String| MessagesError::BadJson {
+            line: index + 1,
+            message,
+        };
+        let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| bad(e.to_string()))?;
+        let object = value
+            .as_object()
+            .ok_or_else(|| bad("expected a JSON object".into()))?;
+        let text = TEXT_COLUMNS
+            .iter()
+            .find_map(|t| object.get(*t))
+            .ok_or_else(|| MessagesError::NoTextColumn {
+                found: object.keys().cloned().collect(),
+            })?
+            .as_str()
+            .ok_or_else(|| bad("the text is not a string".into()))?;
+        texts.push(text.to_string());
+    }
+    if !any_line {
+        return Err(MessagesError::Empty);
+    }
+    if texts.is_empty() {
+        return Err(MessagesError::NoRows);
+    }
+    Ok(texts)
+}
+
+/// One CSV field, quoted (RFC 4180) when it holds a comma, quote, line break or edge spaces.
+pub fn csv_field(field: &str) -> String {
+    let needs_quotes = field.contains([',', '"', '\n', '\r'])
+        || field.starts_with(' ')
+        || field.ends_with(' ')
+        || field.is_empty();
+    if needs_quotes {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
 impl Messages {
     /// Loads `path`: JSONL when its extension is `jsonl` or `ndjson`, CSV otherwise.
     pub fn load(path: &Path, policy: &Policy) -> Result<Messages, MessagesError> {
@@ -330,6 +421,25 @@ impl Messages {
         Ok(out)
     }
 
+    /// The messages as CSV in the layout [`Messages::parse_csv`] reads: a `text` column, then one
+    /// 0/1 column per category; `\n` line ends.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("text");
+        for c in &self.categories {
+            out.push(',');
+            out.push_str(&csv_field(c));
+        }
+        out.push('\n');
+        for (text, labels) in self.texts.iter().zip(&self.labels) {
+            out.push_str(&csv_field(text));
+            for &l in labels {
+                out.push_str(if l { ",1" } else { ",0" });
+            }
+            out.push('\n');
+        }
+        out
+    }
+
     /// Number of messages.
     pub fn len(&self) -> usize {
         self.texts.len()
@@ -400,6 +510,41 @@ mod tests {
             ));
         }
         Policy::parse(&text).unwrap()
+    }
+
+    #[test]
+    fn csv_written_reads_back_and_texts_load_without_labels() {
+        let p = policy(&["spam", "harassment"]);
+        let m = Messages {
+            categories: vec!["spam".into(), "harassment".into()],
+            texts: vec![
+                "plain".into(),
+                "a, \"quoted\"\nline".into(),
+                " edge ".into(),
+                String::new(),
+            ],
+            labels: vec![
+                vec![true, false],
+                vec![false, true],
+                vec![false, false],
+                vec![true, true],
+            ],
+        };
+        let csv = m.to_csv();
+        assert!(
+            csv.starts_with("text,spam,harassment\nplain,1,0\n"),
+            "{csv}"
+        );
+        assert_eq!(Messages::parse_csv(&csv, &p).unwrap(), m);
+        assert_eq!(parse_texts_csv(&csv).unwrap(), m.texts);
+        let texts = parse_texts_csv("id,comment_text,x\n1,hello,2\n2,\"a,b\",3\n").unwrap();
+        assert_eq!(texts, ["hello", "a,b"]);
+        let texts = parse_texts_jsonl("{\"text\": \"hi\", \"id\": 3}\n\n{\"text\": \"yo\"}\n");
+        assert_eq!(texts.unwrap(), ["hi", "yo"]);
+        assert!(matches!(
+            parse_texts_csv("id,body\n1,x\n"),
+            Err(MessagesError::NoTextColumn { .. })
+        ));
     }
 
     #[test]
