@@ -34,6 +34,7 @@ pub mod header;
 pub mod kernels;
 pub mod manifest;
 mod model;
+#[cfg(feature = "moderation")]
 pub mod moderation;
 pub mod plan;
 mod quantize;
@@ -43,6 +44,7 @@ pub use error::Error;
 pub use gp::GpModel;
 pub use manifest::{Layer, Manifest, QuantParams};
 pub use model::{DecodedModel, Model};
+#[cfg(feature = "moderation")]
 pub use moderation::{Moderation, Verdict};
 pub use quantize::{dequantize, quantize};
 

@@ -5,6 +5,7 @@ use crate::kernels::{self, FullyConnectedView};
 use crate::manifest::{
     FullyConnected, Layer, Layers, Manifest, ModelKind, Section, MAX_DIM, MAX_LAYERS,
 };
+#[cfg(feature = "moderation")]
 use crate::moderation::{self, ModerationSpec};
 use crate::plan::{self, Plan, Slot};
 use crate::{dequantize, quantize, Error, QuantParams};
@@ -23,6 +24,7 @@ pub struct Model<'a> {
     /// kernel can then negate weights; elsewhere `false` and never scanned).
     symmetric_weights: bool,
     /// What follows the layers: a moderation blob's spec, empty for an MLP.
+    #[cfg(feature = "moderation")]
     extension: &'a [u8],
 }
 
@@ -54,8 +56,11 @@ impl<'a> Model<'a> {
             layer_count,
             plan,
             symmetric_weights: false,
+            #[cfg(feature = "moderation")]
             extension,
         };
+        #[cfg(not(feature = "moderation"))]
+        let _ = extension;
         model.symmetric_weights = cfg!(target_arch = "x86_64") && model.weights_are_symmetric();
         Ok(model)
     }
@@ -72,6 +77,7 @@ impl<'a> Model<'a> {
     }
 
     /// A moderation blob's spec (validated at parse); `None` for other kinds.
+    #[cfg(feature = "moderation")]
     pub fn moderation_spec(&self) -> Result<Option<ModerationSpec<'a>>, Error> {
         match self.manifest.kind {
             ModelKind::Mlp | ModelKind::SparseGp => Ok(None),
@@ -431,11 +437,14 @@ fn validate<'a>(
         ModelKind::Mlp if !extension.is_empty() => return Err(Error::ManifestDecode),
         ModelKind::Mlp => {}
         ModelKind::SparseGp => return Err(Error::ModelKindMismatch),
+        #[cfg(feature = "moderation")]
         ModelKind::Moderation => {
             let spec: ModerationSpec<'_> =
                 postcard::from_bytes(extension).map_err(|_| Error::ManifestDecode)?;
             moderation::validate_spec(&spec, manifest.input.len, manifest.output.len, &sections)?;
         }
+        #[cfg(not(feature = "moderation"))]
+        ModelKind::Moderation => return Err(Error::UnsupportedModelKind),
     }
     if previous_len != manifest.output.len {
         return Err(Error::ShapeMismatch);
