@@ -37,6 +37,7 @@ mod model;
 pub mod moderation;
 pub mod plan;
 mod quantize;
+pub mod recommend;
 pub mod text;
 
 pub use error::Error;
@@ -45,6 +46,7 @@ pub use manifest::{Layer, Manifest, QuantParams};
 pub use model::{DecodedModel, Model};
 pub use moderation::{Moderation, Verdict};
 pub use quantize::{dequantize, quantize};
+pub use recommend::{Recommendation, Recommender};
 
 /// A parsed blob of either kind: what firmware that runs any blob holds.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ use crate::manifest::{
 };
 use crate::moderation::{self, ModerationSpec};
 use crate::plan::{self, Plan, Slot};
+use crate::recommend::{self, RecommenderSpec};
 use crate::{dequantize, quantize, Error, QuantParams};
 
 /// An MLP blob that passed validation (sparse GP blobs parse as [`crate::GpModel`]). Borrowed from the blob bytes, which stay in place
@@ -22,7 +23,7 @@ pub struct Model<'a> {
     /// No fully connected weight is -128 (checked at parse on x86-64 only, where the AVX2
     /// kernel can then negate weights; elsewhere `false` and never scanned).
     symmetric_weights: bool,
-    /// What follows the layers: a moderation blob's spec, empty for an MLP.
+    /// What follows the layers: a moderation or recommender blob's spec, empty for an MLP.
     extension: &'a [u8],
 }
 
@@ -41,7 +42,10 @@ impl<'a> Model<'a> {
             .ok_or(Error::ManifestOutOfBounds)?;
         let (manifest, rest) = postcard::take_from_bytes::<Manifest<'a>>(manifest_bytes)
             .map_err(|_| Error::ManifestDecode)?;
-        if !matches!(manifest.kind, ModelKind::Mlp | ModelKind::Moderation) {
+        if !matches!(
+            manifest.kind,
+            ModelKind::Mlp | ModelKind::Moderation | ModelKind::Recommender
+        ) {
             return Err(Error::ModelKindMismatch);
         }
         let layers = Layers::new(rest)?;
@@ -74,10 +78,20 @@ impl<'a> Model<'a> {
     /// A moderation blob's spec (validated at parse); `None` for other kinds.
     pub fn moderation_spec(&self) -> Result<Option<ModerationSpec<'a>>, Error> {
         match self.manifest.kind {
-            ModelKind::Mlp | ModelKind::SparseGp => Ok(None),
+            ModelKind::Mlp | ModelKind::SparseGp | ModelKind::Recommender => Ok(None),
             ModelKind::Moderation => postcard::from_bytes(self.extension)
                 .map(Some)
                 .map_err(|_| Error::ManifestDecode),
+        }
+    }
+
+    /// A recommender blob's spec (validated at parse); `None` for other kinds.
+    pub fn recommender_spec(&self) -> Result<Option<RecommenderSpec>, Error> {
+        match self.manifest.kind {
+            ModelKind::Recommender => postcard::from_bytes(self.extension)
+                .map(Some)
+                .map_err(|_| Error::ManifestDecode),
+            _ => Ok(None),
         }
     }
 
@@ -435,6 +449,11 @@ fn validate<'a>(
             let spec: ModerationSpec<'_> =
                 postcard::from_bytes(extension).map_err(|_| Error::ManifestDecode)?;
             moderation::validate_spec(&spec, manifest.input.len, manifest.output.len, &sections)?;
+        }
+        ModelKind::Recommender => {
+            let spec: RecommenderSpec =
+                postcard::from_bytes(extension).map_err(|_| Error::ManifestDecode)?;
+            recommend::validate_spec(&spec, manifest.input.len, manifest.output.len, &sections)?;
         }
     }
     if previous_len != manifest.output.len {
