@@ -297,6 +297,38 @@ mod tests {
         assert_eq!(top.len(), 10);
         assert!(top.iter().all(|r| !history.contains(&r.item)));
         assert!(top.windows(2).all(|w| w[0].score >= w[1].score));
+        // Ids the blob lacks are ignored.
+        let mut with_unknown = history.clone();
+        with_unknown.insert(0, u32::MAX);
+        let mut again = heapless::Vec::<_, 10>::new();
+        device
+            .recommend(&with_unknown, &history, &mut arena, &mut again)
+            .unwrap();
+        assert_eq!(top, again);
+        // Parse-time validation of the spec's sections (CRC resealed, so the check is reached).
+        let reseal = |bad: &mut Vec<u8>| {
+            let crc = mote_runtime::crc32::crc32(&bad[mote_runtime::header::CRC_START..]);
+            bad[12..16].copy_from_slice(&crc.to_le_bytes());
+        };
+        let spec = *device.spec();
+        let mut bad = blob.clone();
+        let ids = spec.item_ids.offset as usize;
+        bad.copy_within(ids..ids + 4, ids + 4); // ids 0, 0, 2, ...: not increasing
+        reseal(&mut bad);
+        assert_eq!(
+            Recommender::parse(&bad).unwrap_err(),
+            mote_runtime::Error::BadRecommenderSpec
+        );
+        let mut bad = blob.clone();
+        bad[spec.item_types.offset as usize] = spec.types;
+        reseal(&mut bad);
+        assert_eq!(
+            Recommender::parse(&bad).unwrap_err(),
+            mote_runtime::Error::BadRecommenderSpec
+        );
+        // A plain MLP blob is not a recommender.
+        let mlp = mote_runtime::Model::parse(&blob).unwrap();
+        assert!(mlp.moderation_spec().unwrap().is_none());
         // Robustness: every truncation is an error; bit flips (CRC resealed or not) never panic.
         for cut in (0..blob.len()).step_by(7) {
             assert!(Recommender::parse(&blob[..cut]).is_err());
