@@ -11,6 +11,7 @@ use mote_runtime::manifest::{
 };
 use mote_runtime::moderation::ModerationSpec;
 use mote_runtime::plan::Plan;
+use mote_runtime::recommend::RecommenderSpec;
 use mote_runtime::{crc32::crc32, Model};
 
 /// Where a model came from, recorded in the blob.
@@ -39,7 +40,7 @@ pub fn build_for(
     provenance: &ProvenanceInfo,
     target: Target,
 ) -> Result<Vec<u8>, ExportError> {
-    build_inner(graph, provenance, target, None)
+    build_inner(graph, provenance, target, Extension::None)
 }
 
 /// A moderation blob (`ModelKind::Moderation`): `graph` is the MLP after the embedding bag,
@@ -53,39 +54,108 @@ pub fn build_moderation(
     embedding: &[u8],
     scales: &[u8],
 ) -> Result<Vec<u8>, ExportError> {
-    build_inner(graph, provenance, target, Some((spec, embedding, scales)))
+    build_inner(
+        graph,
+        provenance,
+        target,
+        Extension::Moderation(Box::new(spec.clone()), vec![embedding, scales]),
+    )
+}
+
+/// The contents of a recommender blob's tables, in their stored form (see `runtime/FORMAT.md`).
+#[derive(Debug, Clone, Copy)]
+pub struct RecommenderTables<'t> {
+    /// int8 item embeddings, `N · d` bytes.
+    pub embedding: &'t [u8],
+    /// `N` item types.
+    pub item_types: &'t [u8],
+    /// int8 item table, `N · output` bytes.
+    pub item_table: &'t [u8],
+    /// `N` little-endian u32 ids.
+    pub item_ids: &'t [u8],
+}
+
+/// A recommender blob (`ModelKind::Recommender`): `graph` is the user tower, `spec` the tables'
+/// shapes and scales (its four sections are placed here), `tables` their bytes.
+pub fn build_recommender(
+    graph: &QuantGraph,
+    provenance: &ProvenanceInfo,
+    target: Target,
+    spec: &RecommenderSpec,
+    tables: RecommenderTables<'_>,
+) -> Result<Vec<u8>, ExportError> {
+    let payloads = vec![
+        tables.embedding,
+        tables.item_types,
+        tables.item_table,
+        tables.item_ids,
+    ];
+    build_inner(
+        graph,
+        provenance,
+        target,
+        Extension::Recommender(*spec, payloads),
+    )
+}
+
+/// What follows the layers, with its sections' payloads (in the order of the spec's sections).
+enum Extension<'s, 'p> {
+    None,
+    Moderation(Box<ModerationSpec<'s>>, Vec<&'p [u8]>),
+    Recommender(RecommenderSpec, Vec<&'p [u8]>),
+}
+
+impl Extension<'_, '_> {
+    /// The spec's sections, in payload order.
+    fn sections_mut(&mut self) -> Vec<&mut Section> {
+        match self {
+            Extension::None => Vec::new(),
+            Extension::Moderation(spec, _) => vec![&mut spec.embedding, &mut spec.embedding_scales],
+            Extension::Recommender(spec, _) => vec![
+                &mut spec.embedding,
+                &mut spec.item_types,
+                &mut spec.item_table,
+                &mut spec.item_ids,
+            ],
+        }
+    }
+
+    fn payloads(&self) -> Vec<&[u8]> {
+        match self {
+            Extension::None => Vec::new(),
+            Extension::Moderation(_, p) | Extension::Recommender(_, p) => p.clone(),
+        }
+    }
+
+    fn kind(&self) -> ModelKind {
+        match self {
+            Extension::None => ModelKind::Mlp,
+            Extension::Moderation(..) => ModelKind::Moderation,
+            Extension::Recommender(..) => ModelKind::Recommender,
+        }
+    }
 }
 
 fn build_inner(
     graph: &QuantGraph,
     provenance: &ProvenanceInfo,
     target: Target,
-    moderation: Option<(&ModerationSpec<'_>, &[u8], &[u8])>,
+    mut extension: Extension<'_, '_>,
 ) -> Result<Vec<u8>, ExportError> {
     let mut lowered = lower(graph, target.weight_layout())?;
     // The extension's sections refer to payloads by index until they are placed.
-    let extension = moderation.map(|(spec, embedding, scales)| {
-        let mut spec = spec.clone();
-        spec.embedding = Section {
+    let payloads: Vec<Vec<u8>> = extension.payloads().iter().map(|p| p.to_vec()).collect();
+    for (section, payload) in extension.sections_mut().into_iter().zip(payloads) {
+        *section = Section {
             offset: lowered.payloads.len() as u32,
-            len: embedding.len() as u32,
+            len: payload.len() as u32,
         };
-        lowered.payloads.push(embedding.to_vec());
-        spec.embedding_scales = Section {
-            offset: lowered.payloads.len() as u32,
-            len: scales.len() as u32,
-        };
-        lowered.payloads.push(scales.to_vec());
-        spec
-    });
+        lowered.payloads.push(payload);
+    }
     let output = graph.ops.last().ok_or(ExportError::EmptyGraph)?;
     let metrics = metrics(provenance)?;
     let mut manifest = Manifest {
-        kind: if extension.is_some() {
-            ModelKind::Moderation
-        } else {
-            ModelKind::Mlp
-        },
+        kind: extension.kind(),
         input: TensorInfo {
             len: graph.input_len as u32,
             quant: graph.input,
@@ -103,7 +173,7 @@ fn build_inner(
             metrics,
         },
     };
-    let bytes = place_and_write(&mut manifest, &lowered, extension.as_ref())?;
+    let bytes = place_and_write(&mut manifest, &lowered, &extension)?;
     Model::parse(&bytes).map_err(ExportError::SelfCheck)?;
     Ok(bytes)
 }
@@ -129,7 +199,7 @@ pub(crate) fn metrics(
 fn place_and_write(
     manifest: &mut Manifest<'_>,
     lowered: &Lowered,
-    extension: Option<&ModerationSpec<'_>>,
+    extension: &Extension<'_, '_>,
 ) -> Result<Vec<u8>, ExportError> {
     assemble(&lowered.payloads, |offsets| {
         let mut layers = lowered.layers.clone();
@@ -139,17 +209,20 @@ fn place_and_write(
             section.offset = offsets[section.offset as usize] as u32;
         }
         manifest.input_transform = input_transform;
-        // The manifest, then the layers as a postcard sequence, then a moderation spec if any
-        // (FORMAT.md).
-        match extension {
-            None => postcard::to_allocvec(&(&*manifest, &layers)),
-            Some(spec) => {
-                let mut spec = spec.clone();
-                for section in [&mut spec.embedding, &mut spec.embedding_scales] {
-                    section.offset = offsets[section.offset as usize] as u32;
-                }
-                postcard::to_allocvec(&(&*manifest, &layers, &spec))
-            }
+        // The manifest, then the layers as a postcard sequence, then a moderation or
+        // recommender spec if any (FORMAT.md).
+        let mut extension = match extension {
+            Extension::None => Extension::None,
+            Extension::Moderation(spec, _) => Extension::Moderation(spec.clone(), Vec::new()),
+            Extension::Recommender(spec, _) => Extension::Recommender(*spec, Vec::new()),
+        };
+        for section in extension.sections_mut() {
+            section.offset = offsets[section.offset as usize] as u32;
+        }
+        match &extension {
+            Extension::None => postcard::to_allocvec(&(&*manifest, &layers)),
+            Extension::Moderation(spec, _) => postcard::to_allocvec(&(&*manifest, &layers, spec)),
+            Extension::Recommender(spec, _) => postcard::to_allocvec(&(&*manifest, &layers, spec)),
         }
         .map_err(|e| ExportError::Encode(e.to_string()))
     })

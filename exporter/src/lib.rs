@@ -19,6 +19,7 @@ pub mod lower;
 pub mod moderation;
 pub mod pipeline;
 pub mod ptq;
+pub mod rec;
 pub mod report;
 pub mod requant;
 pub mod synthetic;

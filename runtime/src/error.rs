@@ -71,6 +71,9 @@ pub enum Error {
     /// A moderation blob's categories do not match its outputs, or a name or threshold is
     /// out of range.
     BadModerationSpec,
+    /// A recommender blob's window is out of range, an item type is not below the number of
+    /// types, or the item ids are not strictly increasing.
+    BadRecommenderSpec,
 }
 
 impl core::fmt::Display for Error {
@@ -108,6 +111,9 @@ impl core::fmt::Display for Error {
             Error::InputNotFinite => "an input value is NaN or infinite",
             Error::BadModerationSpec => {
                 "moderation categories do not match the outputs, or a name or threshold is bad"
+            }
+            Error::BadRecommenderSpec => {
+                "recommender window, item types or item ids (not strictly increasing) are bad"
             }
         };
         f.write_str(text)

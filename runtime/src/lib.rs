@@ -38,6 +38,8 @@ mod model;
 pub mod moderation;
 pub mod plan;
 mod quantize;
+#[cfg(feature = "recommender")]
+pub mod recommend;
 pub mod text;
 
 pub use error::Error;
@@ -47,6 +49,8 @@ pub use model::{DecodedModel, Model};
 #[cfg(feature = "moderation")]
 pub use moderation::{Moderation, Verdict};
 pub use quantize::{dequantize, quantize};
+#[cfg(feature = "recommender")]
+pub use recommend::{Recommendation, Recommender};
 
 /// A parsed blob of either kind: what firmware that runs any blob holds.
 #[derive(Debug, Clone)]

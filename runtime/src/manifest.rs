@@ -53,6 +53,10 @@ pub enum ModelKind {
     /// Code 2: text moderation: the featurizer, an int8 embedding bag and an MLP whose outputs
     /// are per-category scores; a [`crate::moderation::ModerationSpec`] follows the layers.
     Moderation,
+    /// Code 3: recommendations: the layers are the user tower; a
+    /// [`crate::recommend::RecommenderSpec`] (item embeddings, types, item table, ids) follows
+    /// them. Run with [`crate::Recommender`].
+    Recommender,
 }
 
 /// Affine quantisation of a tensor: `real = scale * (q - zero_point)`.

@@ -8,6 +8,8 @@ use crate::manifest::{
 #[cfg(feature = "moderation")]
 use crate::moderation::{self, ModerationSpec};
 use crate::plan::{self, Plan, Slot};
+#[cfg(feature = "recommender")]
+use crate::recommend::{self, RecommenderSpec};
 use crate::{dequantize, quantize, Error, QuantParams};
 
 /// An MLP blob that passed validation (sparse GP blobs parse as [`crate::GpModel`]). Borrowed from the blob bytes, which stay in place
@@ -23,8 +25,8 @@ pub struct Model<'a> {
     /// No fully connected weight is -128 (checked at parse on x86-64 only, where the AVX2
     /// kernel can then negate weights; elsewhere `false` and never scanned).
     symmetric_weights: bool,
-    /// What follows the layers: a moderation blob's spec, empty for an MLP.
-    #[cfg(feature = "moderation")]
+    /// What follows the layers: a moderation or recommender blob's spec, empty for an MLP.
+    #[cfg(any(feature = "moderation", feature = "recommender"))]
     extension: &'a [u8],
 }
 
@@ -43,7 +45,10 @@ impl<'a> Model<'a> {
             .ok_or(Error::ManifestOutOfBounds)?;
         let (manifest, rest) = postcard::take_from_bytes::<Manifest<'a>>(manifest_bytes)
             .map_err(|_| Error::ManifestDecode)?;
-        if !matches!(manifest.kind, ModelKind::Mlp | ModelKind::Moderation) {
+        if !matches!(
+            manifest.kind,
+            ModelKind::Mlp | ModelKind::Moderation | ModelKind::Recommender
+        ) {
             return Err(Error::ModelKindMismatch);
         }
         let layers = Layers::new(rest)?;
@@ -56,10 +61,10 @@ impl<'a> Model<'a> {
             layer_count,
             plan,
             symmetric_weights: false,
-            #[cfg(feature = "moderation")]
+            #[cfg(any(feature = "moderation", feature = "recommender"))]
             extension,
         };
-        #[cfg(not(feature = "moderation"))]
+        #[cfg(not(any(feature = "moderation", feature = "recommender")))]
         let _ = extension;
         model.symmetric_weights = cfg!(target_arch = "x86_64") && model.weights_are_symmetric();
         Ok(model)
@@ -80,10 +85,21 @@ impl<'a> Model<'a> {
     #[cfg(feature = "moderation")]
     pub fn moderation_spec(&self) -> Result<Option<ModerationSpec<'a>>, Error> {
         match self.manifest.kind {
-            ModelKind::Mlp | ModelKind::SparseGp => Ok(None),
+            ModelKind::Mlp | ModelKind::SparseGp | ModelKind::Recommender => Ok(None),
             ModelKind::Moderation => postcard::from_bytes(self.extension)
                 .map(Some)
                 .map_err(|_| Error::ManifestDecode),
+        }
+    }
+
+    /// A recommender blob's spec (validated at parse); `None` for other kinds.
+    #[cfg(feature = "recommender")]
+    pub fn recommender_spec(&self) -> Result<Option<RecommenderSpec>, Error> {
+        match self.manifest.kind {
+            ModelKind::Recommender => postcard::from_bytes(self.extension)
+                .map(Some)
+                .map_err(|_| Error::ManifestDecode),
+            _ => Ok(None),
         }
     }
 
@@ -445,6 +461,14 @@ fn validate<'a>(
         }
         #[cfg(not(feature = "moderation"))]
         ModelKind::Moderation => return Err(Error::UnsupportedModelKind),
+        #[cfg(feature = "recommender")]
+        ModelKind::Recommender => {
+            let spec: RecommenderSpec =
+                postcard::from_bytes(extension).map_err(|_| Error::ManifestDecode)?;
+            recommend::validate_spec(&spec, manifest.input.len, manifest.output.len, &sections)?;
+        }
+        #[cfg(not(feature = "recommender"))]
+        ModelKind::Recommender => return Err(Error::UnsupportedModelKind),
     }
     if previous_len != manifest.output.len {
         return Err(Error::ShapeMismatch);

@@ -2,6 +2,7 @@
 
 use super::Result;
 use indicatif::{ProgressBar, ProgressStyle};
+use mote_exporter::rec::{export_recommender, RecExportOptions, RECALL_K};
 use mote_train::rec::eval::{
     evaluate, markdown_table, EmbeddingAverage, EvalConfig, Popularity, Scorer, TimeSplit,
 };
@@ -27,6 +28,9 @@ pub enum RecCommand {
     /// Simulate a platform (music, podcasts, newly launched audiobooks) and write
     /// `interactions.csv` and `items.csv` (about 20 interactions per user).
     Simulate(SimulateArgs),
+    /// Train 2T-HGNN as `mote eval rec` does (same options, same report) and write the
+    /// recommender blob (user tower, int8 item table, item ids) to `--blob`.
+    Export(EvalRecArgs),
 }
 
 /// Arguments of `mote rec simulate`.
@@ -47,6 +51,10 @@ pub struct SimulateArgs {
 pub fn run(args: Args) -> Result {
     match args.command {
         RecCommand::Simulate(a) => simulate(a),
+        RecCommand::Export(a) if a.blob.is_none() => {
+            Err("mote rec export needs --blob PATH (where to write the recommender blob)".into())
+        }
+        RecCommand::Export(a) => run_eval(a),
     }
 }
 
@@ -109,6 +117,12 @@ pub struct EvalRecArgs {
     /// Also write the table (Markdown) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Test users on which the int8 device ranking is compared with the float one (0: all).
+    #[arg(long, default_value_t = 1000)]
+    recall_users: usize,
+    /// Write the 2T-HGNN recommender blob (`ModelKind::Recommender`) to this file.
+    #[arg(long)]
+    blob: Option<PathBuf>,
 }
 
 /// Runs `mote eval rec`: split, graph, HGNN, baselines, table.
@@ -247,6 +261,27 @@ pub fn run_eval(args: EvalRecArgs) -> Result {
         "two-tower: {} steps in {plain_secs:.1} s (text features), {hgnn_secs:.1} s (HGNN embeddings)",
         tower_config.steps
     ));
+    let t = Instant::now();
+    let options = RecExportOptions {
+        source: "mote eval rec (2T-HGNN user tower and item table)".into(),
+        max_users: args.recall_users,
+        ..RecExportOptions::default()
+    };
+    let (blob, device) =
+        export_recommender(&hgnn_towers, &split, &options).map_err(|e| e.to_string())?;
+    note(format!(
+        "device (int8 user tower and item table): recall@{RECALL_K} against the float ranking \
+         {:.3} on {} test users; blob {} bytes, arena {} bytes ({:.1} s)",
+        device.recall_at_k,
+        device.users,
+        device.blob_bytes,
+        device.arena_bytes,
+        t.elapsed().as_secs_f64()
+    ));
+    if let Some(path) = &args.blob {
+        super::write_file(path, &blob)?;
+        outln!("recommender blob -> {}", path.display());
+    }
     let t = Instant::now();
     let scorers: Vec<(String, Box<dyn Scorer>)> = vec![
         (

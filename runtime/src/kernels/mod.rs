@@ -143,6 +143,18 @@ pub fn bytes_as_mut<T: Plain>(bytes: &mut [u8]) -> &mut [T] {
     unsafe { bytes.align_to_mut::<T>() }.1
 }
 
+/// The int8 dot product `Σ a_k · b_k` and the sum `Σ b_k` over the common length, in i32
+/// (exact for vectors of up to 65,536 elements). Portable code: the recommender's scoring loop.
+pub fn dot_i8_with_sum(a: &[i8], b: &[i8]) -> (i32, i32) {
+    let mut dot = 0i32;
+    let mut sum = 0i32;
+    for (&x, &y) in a.iter().zip(b) {
+        dot += i32::from(x) * i32::from(y);
+        sum += i32::from(y);
+    }
+    (dot, sum)
+}
+
 /// Little-endian i32 values stored in a byte section.
 pub(crate) fn le_i32s(bytes: &[u8]) -> impl Iterator<Item = i32> + '_ {
     bytes
