@@ -19,7 +19,7 @@
 //! f32 blobs compute this in single precision, fixed-point blobs in integers (see
 //! [`crate::kernels::gp_fixed`]); both return f32 means and variances.
 
-use crate::header::{Header, HEADER_LEN, SECTION_ALIGN};
+use crate::header::SECTION_ALIGN;
 use crate::kernels::gp_layout::{factor_len, padded, upper_index};
 use crate::kernels::{self, gp_f32, gp_fixed, Plain};
 use crate::manifest::{GpKernel, GpNumbers, GpSpec, Manifest, ModelKind, Section};
@@ -133,15 +133,7 @@ impl<'a> GpModel<'a> {
     /// After this succeeds, [`GpModel::run`] cannot fail except on wrongly sized arguments or
     /// non-finite inputs.
     pub fn parse(blob: &'a [u8]) -> Result<GpModel<'a>, Error> {
-        let header = Header::parse(blob)?;
-        let manifest_end = HEADER_LEN
-            .checked_add(header.manifest_len as usize)
-            .ok_or(Error::ManifestOutOfBounds)?;
-        let manifest_bytes = blob
-            .get(HEADER_LEN..manifest_end)
-            .ok_or(Error::ManifestOutOfBounds)?;
-        let (manifest, rest) = postcard::take_from_bytes::<Manifest<'a>>(manifest_bytes)
-            .map_err(|_| Error::ManifestDecode)?;
+        let (header, manifest, rest) = crate::manifest::decode(blob)?;
         if manifest.kind != ModelKind::SparseGp {
             return Err(Error::ModelKindMismatch);
         }

@@ -3,9 +3,26 @@
 //! These types are shared with the exporter, which serialises them; the runtime deserialises
 //! them borrowing strings from the blob, so parsing copies nothing but the small layer list.
 
+use crate::header::{Header, HEADER_LEN};
 use crate::Error;
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
+
+/// Checks `blob`'s header (magic, version, length, CRC) and decodes the manifest after it: what
+/// every model kind's parser does first. Returns the header, the manifest and the bytes that
+/// follow it inside the manifest region (the layers, or a GP spec).
+pub fn decode<'a>(blob: &'a [u8]) -> Result<(Header, Manifest<'a>, &'a [u8]), Error> {
+    let header = Header::parse(blob)?;
+    let manifest_end = HEADER_LEN
+        .checked_add(header.manifest_len as usize)
+        .ok_or(Error::ManifestOutOfBounds)?;
+    let manifest_bytes = blob
+        .get(HEADER_LEN..manifest_end)
+        .ok_or(Error::ManifestOutOfBounds)?;
+    let (manifest, rest) = postcard::take_from_bytes::<Manifest<'a>>(manifest_bytes)
+        .map_err(|_| Error::ManifestDecode)?;
+    Ok((header, manifest, rest))
+}
 
 /// Most layers a model may have (bounds the work of parsing; a parsed [`crate::Model`] keeps
 /// its layers encoded in the blob, so its size does not depend on this).

@@ -1,6 +1,6 @@
 //! [`Model`]: a parsed, validated blob, ready to run.
 
-use crate::header::{Header, HEADER_LEN, SECTION_ALIGN};
+use crate::header::SECTION_ALIGN;
 use crate::kernels::{self, FullyConnectedView};
 use crate::manifest::{
     FullyConnected, Layer, Layers, Manifest, ModelKind, Section, MAX_DIM, MAX_LAYERS,
@@ -36,15 +36,7 @@ impl<'a> Model<'a> {
     ///
     /// After this succeeds, [`Model::run`] cannot fail except on wrongly sized arguments.
     pub fn parse(blob: &'a [u8]) -> Result<Model<'a>, Error> {
-        let header = Header::parse(blob)?;
-        let manifest_end = HEADER_LEN
-            .checked_add(header.manifest_len as usize)
-            .ok_or(Error::ManifestOutOfBounds)?;
-        let manifest_bytes = blob
-            .get(HEADER_LEN..manifest_end)
-            .ok_or(Error::ManifestOutOfBounds)?;
-        let (manifest, rest) = postcard::take_from_bytes::<Manifest<'a>>(manifest_bytes)
-            .map_err(|_| Error::ManifestDecode)?;
+        let (header, manifest, rest) = crate::manifest::decode(blob)?;
         if !matches!(
             manifest.kind,
             ModelKind::Mlp | ModelKind::Moderation | ModelKind::Recommender

@@ -264,30 +264,12 @@ impl Checkpoint {
                 header.insert(tensor_name(i, what), info);
             }
         }
-        let mut header_bytes = serde_json::to_vec(&serde_json::Value::Object(header))
-            .map_err(|e| CheckpointError::Safetensors(e.to_string()))?;
-        // Pad with spaces so the tensor data starts 8-byte aligned, as safetensors writers do.
-        while header_bytes.len() % 8 != 0 {
-            header_bytes.push(b' ');
-        }
-        let mut out = Vec::with_capacity(8 + header_bytes.len() + body.len());
-        out.extend((header_bytes.len() as u64).to_le_bytes());
-        out.extend(header_bytes);
-        out.extend(body);
-        Ok(out)
+        write_safetensors(header, body)
     }
 
     /// Parses safetensors bytes written by [`Checkpoint::to_bytes`]; never panics on bad input.
     pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
-        let st_err = |e: safetensors::SafeTensorError| CheckpointError::Safetensors(e.to_string());
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(st_err)?;
-        let tensors = SafeTensors::deserialize(bytes).map_err(st_err)?;
-        let metadata: BTreeMap<String, String> = header
-            .metadata()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        let (tensors, metadata) = read_safetensors(bytes)?;
 
         let get = |k: &str| {
             metadata
@@ -405,6 +387,40 @@ impl Checkpoint {
         })?;
         Checkpoint::from_bytes(&bytes)
     }
+}
+
+/// A safetensors file from its JSON header (tensor entries and `__metadata__`) and the tensor
+/// bytes: the header padded with spaces so the data starts 8-byte aligned, as writers do.
+pub(crate) fn write_safetensors(
+    header: serde_json::Map<String, serde_json::Value>,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, CheckpointError> {
+    let mut header_bytes = serde_json::to_vec(&serde_json::Value::Object(header))
+        .map_err(|e| CheckpointError::Safetensors(e.to_string()))?;
+    while header_bytes.len() % 8 != 0 {
+        header_bytes.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + header_bytes.len() + body.len());
+    out.extend((header_bytes.len() as u64).to_le_bytes());
+    out.extend(header_bytes);
+    out.extend(body);
+    Ok(out)
+}
+
+/// The tensors and the string metadata of safetensors `bytes`; never panics on bad input.
+pub(crate) fn read_safetensors(
+    bytes: &[u8],
+) -> Result<(SafeTensors<'_>, BTreeMap<String, String>), CheckpointError> {
+    let st_err = |e: safetensors::SafeTensorError| CheckpointError::Safetensors(e.to_string());
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(st_err)?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(st_err)?;
+    let metadata = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    Ok((tensors, metadata))
 }
 
 #[cfg(test)]

@@ -10,10 +10,11 @@
 
 use super::classifier::ModerationModel;
 use super::policy::Policy;
-use crate::checkpoint::{CheckpointError, DenseLayer, META_PREFIX};
+use crate::checkpoint::{
+    read_safetensors, write_safetensors, CheckpointError, DenseLayer, META_PREFIX,
+};
 use crate::nn::Activation;
-use safetensors::{Dtype, SafeTensors};
-use std::collections::BTreeMap;
+use safetensors::Dtype;
 use std::path::Path;
 
 /// The `format` metadata value of a moderation model file.
@@ -116,29 +117,12 @@ impl ModerationModel {
             );
             tensor(format!("layers.{i}.bias"), &l.bias, vec![l.output_len]);
         }
-        let mut header_bytes = serde_json::to_vec(&serde_json::Value::Object(header))
-            .map_err(|e| CheckpointError::Safetensors(e.to_string()))?;
-        while header_bytes.len() % 8 != 0 {
-            header_bytes.push(b' ');
-        }
-        let mut out = Vec::with_capacity(8 + header_bytes.len() + body.len());
-        out.extend((header_bytes.len() as u64).to_le_bytes());
-        out.extend(header_bytes);
-        out.extend(body);
-        Ok(out)
+        write_safetensors(header, body)
     }
 
     /// Parses bytes written by [`ModerationModel::to_bytes`]; never panics on bad input.
     pub fn from_bytes(bytes: &[u8]) -> Result<ModerationModel, CheckpointError> {
-        let st_err = |e: safetensors::SafeTensorError| CheckpointError::Safetensors(e.to_string());
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(st_err)?;
-        let tensors = SafeTensors::deserialize(bytes).map_err(st_err)?;
-        let metadata: BTreeMap<String, String> = header
-            .metadata()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        let (tensors, metadata) = read_safetensors(bytes)?;
         let get = |k: &str| {
             metadata
                 .get(k)
@@ -275,6 +259,7 @@ impl ModerationModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn tiny() -> ModerationModel {
         let text = std::fs::read_to_string(
