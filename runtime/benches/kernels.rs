@@ -65,6 +65,7 @@ impl Layer {
             },
             layout,
             symmetric_weights: true,
+            small_scales: mote_runtime::kernels::small_scales(&self.shifts),
             bias: &self.bias,
             multipliers: &self.multipliers,
             shifts: &self.shifts,

@@ -300,13 +300,15 @@ impl<'a> Model<'a> {
         &self,
         fc: &FullyConnected,
     ) -> Result<FullyConnectedView<'a>, Error> {
+        let shifts = self.section(fc.shifts)?;
         Ok(FullyConnectedView {
             weights: kernels::bytes_as_i8(self.section(fc.weights)?),
             layout: fc.layout,
             symmetric_weights: self.symmetric_weights,
+            small_scales: kernels::small_scales(shifts),
             bias: self.section(fc.bias)?,
             multipliers: self.section(fc.multipliers)?,
-            shifts: self.section(fc.shifts)?,
+            shifts,
             input_len: fc.input_len as usize,
             output_offset: fc.output.zero_point,
             activation_min: fc.activation_min,

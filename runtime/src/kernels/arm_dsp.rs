@@ -66,6 +66,37 @@ pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], o
     let pairs = n / (2 * QUAD);
     let (tail, tail_groups) = tail_inputs(input, n, 2 * pairs);
     let mut row = 0;
+    // The whole blocks of four rows in one pass that also requantises, when the layer allows
+    // the high-word requantisation and the words it loads with `LDRD` are 4-byte aligned.
+    if aligned && layer.small_scales && pairs > 0 && layer.bias.as_ptr() as usize % 4 == 0 {
+        let blocks = rows / QUAD;
+        let min = layer.activation_min as u8 as u32 * 0x0101_0101;
+        let max = layer.activation_max as u8 as u32 * 0x0101_0101;
+        let mut frame = Frame {
+            input: input.as_ptr(),
+            pairs,
+            bias: layer.bias.as_ptr(),
+            multipliers: layer.multipliers.as_ptr(),
+            shifts: layer.shifts.as_ptr(),
+            output: output.as_mut_ptr(),
+            output_offset: layer.output_offset,
+            min,
+            max,
+            blocks,
+            tail_groups,
+            tail,
+        };
+        if blocks > 0 {
+            // SAFETY: `fits` checked above that the weights hold `ceil(rows / 4)` blocks of
+            // `block_len = 16 * groups` bytes, the constants `rows` entries and the output
+            // `rows` bytes; `blocks = rows / 4` whole blocks stay within all of them. `input`
+            // holds `n >= 8 * pairs` values, `pairs >= 1`, `tail_groups = groups - 2 * pairs`
+            // (the tail words are `frame.tail`). Weights and bias are 4-byte aligned (checked
+            // just above).
+            unsafe { fused_blocks(&mut frame, layer.weights.as_ptr()) };
+        }
+        row = blocks * QUAD;
+    }
     while row < rows {
         // SAFETY: block `row / 4` lies inside `weights` (`fits` for RowQuads checked above: the
         // section holds `ceil(rows / 4)` blocks of `block_len` bytes).
@@ -95,6 +126,250 @@ pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], o
         }
         row += QUAD;
     }
+}
+
+/// What [`fused_blocks`] reads and updates, in one place so that one register addresses it
+/// (the multiply-accumulate loop already needs 12 of the 13 registers `asm!` may use). The
+/// field offsets are part of the `asm!` code: keep the order.
+#[repr(C)]
+struct Frame {
+    /// Offset 0: the first input.
+    input: *const i8,
+    /// Offset 4: pairs of column groups (8 inputs each) per row block, at least 1.
+    pairs: usize,
+    /// Offset 8: the bias of the next block's first row (advances 16 bytes per block).
+    bias: *const u8,
+    /// Offset 12: its multiplier (likewise).
+    multipliers: *const u8,
+    /// Offset 16: its shift (advances 4 bytes per block).
+    shifts: *const u8,
+    /// Offset 20: its output (likewise).
+    output: *mut i8,
+    /// Offset 24: the output zero point.
+    output_offset: i32,
+    /// Offset 28: the lower clamp bound in each byte.
+    min: u32,
+    /// Offset 32: the upper clamp bound in each byte.
+    max: u32,
+    /// Offset 36: blocks of four rows still to run.
+    blocks: usize,
+    /// Offset 40: column groups after the pairs (0, 1 or 2).
+    tail_groups: usize,
+    /// Offsets 44 and 48: their inputs, zero-padded.
+    tail: [u32; 2],
+}
+
+/// Runs `frame.blocks` whole blocks of four rows: each block's dot products start from the
+/// biases, run over the pairs of column groups and the tail groups, and are requantised from
+/// the high word of the product, offset, saturated, clamped four bytes at a time and stored as
+/// one word. Bit-exact with [`requantize`] when every shift is in -31..=-2 (see
+/// [`requantize4`], its model in plain Rust).
+///
+/// # Safety
+/// `weights` must point to `frame.blocks` blocks of `32 * pairs + 16 * tail_groups` readable
+/// bytes and be 4-byte aligned; `frame.bias` must be 4-byte aligned; `input` must hold
+/// `8 * pairs` values and `pairs >= 1`; bias, multipliers, shifts and output must hold
+/// `4 * blocks` entries. (A shift outside -31..=-2 gives wrong outputs, not unsafety.)
+#[inline(always)]
+unsafe fn fused_blocks(frame: &mut Frame, weights: *const i8) {
+    #[cfg(mote_arm_dsp)]
+    {
+        macro_rules! mac {
+            () => {
+                concat!(
+                    "sxtb16 {xo}, {x}, ror #8\n",
+                    "sxtb16 {x}, {x}\n",
+                    "ldrd {w0}, {w1}, [{wp}], #8\n",
+                    "sxtb16 {t}, {w0}\n",
+                    "smlad {a0}, {t}, {x}, {a0}\n",
+                    "sxtb16 {t}, {w0}, ror #8\n",
+                    "smlad {a0}, {t}, {xo}, {a0}\n",
+                    "sxtb16 {t}, {w1}\n",
+                    "smlad {a1}, {t}, {x}, {a1}\n",
+                    "sxtb16 {t}, {w1}, ror #8\n",
+                    "smlad {a1}, {t}, {xo}, {a1}\n",
+                    "ldrd {w0}, {w1}, [{wp}], #8\n",
+                    "sxtb16 {t}, {w0}\n",
+                    "smlad {a2}, {t}, {x}, {a2}\n",
+                    "sxtb16 {t}, {w0}, ror #8\n",
+                    "smlad {a2}, {t}, {xo}, {a2}\n",
+                    "sxtb16 {t}, {w1}\n",
+                    "smlad {a3}, {t}, {x}, {a3}\n",
+                    "sxtb16 {t}, {w1}, ror #8\n",
+                    "smlad {a3}, {t}, {xo}, {a3}\n",
+                )
+            };
+        }
+        // One output: x holds the zero point, t the shift count -2 - s in its low byte.
+        // ((high >> k) + 1) >> 1 is the rounded shift of `fixed_point`'s high-word path.
+        macro_rules! requantize {
+            ($a:literal) => {
+                concat!(
+                    "ldr {w0}, [{xp}], #4\n",
+                    "smull {w1}, {w0}, ",
+                    $a,
+                    ", {w0}\n",
+                    "asr {w0}, {w0}, {t}\n",
+                    "add {w0}, {w0}, #1\n",
+                    "add {w0}, {x}, {w0}, asr #1\n",
+                    "ssat ",
+                    $a,
+                    ", #8, {w0}\n",
+                )
+            };
+        }
+        // SAFETY: the caller guarantees every address read or written here: per block, 16
+        // bias bytes (LDRD, 4-byte aligned), `32 * pairs + 16 * tail_groups` weight bytes
+        // (LDRD, 4-byte aligned, advancing 8 at a time so staying aligned), `8 * pairs` input
+        // bytes (LDR, any alignment on Armv7E-M/Armv8-M), 16 multiplier and 4 shift bytes
+        // (LDR), and one output word (STR, any alignment); the frame is a live, aligned
+        // `repr(C)` struct that only this code touches while it runs. Only registers named as
+        // operands are written; flags (including GE and the sticky Q) are clobbered, which
+        // `asm!` assumes without `preserves_flags`. The stack is not used.
+        unsafe {
+            core::arch::asm!(
+                "3:",
+                "ldr {t}, [{f}, #8]",
+                "ldrd {a0}, {a1}, [{t}], #8",
+                "ldrd {a2}, {a3}, [{t}], #8",
+                "str {t}, [{f}, #8]",
+                "ldrd {xp}, {n}, [{f}]",
+                "2:",
+                "ldr {x}, [{xp}], #4",
+                mac!(),
+                "ldr {x}, [{xp}], #4",
+                mac!(),
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                "ldr {n}, [{f}, #40]",
+                "cmp {n}, #0",
+                "beq 4f",
+                "ldr {x}, [{f}, #44]",
+                mac!(),
+                "cmp {n}, #1",
+                "beq 4f",
+                "ldr {x}, [{f}, #48]",
+                mac!(),
+                "4:",
+                "ldrd {xp}, {n}, [{f}, #12]",
+                "ldr {t}, [{n}], #4",
+                // -2 - s in every byte: each shift byte is 0xE1..=0xFE, so no byte borrows.
+                "rsb {t}, {t}, #0xFEFEFEFE",
+                "ldr {x}, [{f}, #24]",
+                requantize!("{a0}"),
+                "lsr {t}, {t}, #8",
+                requantize!("{a1}"),
+                "lsr {t}, {t}, #8",
+                requantize!("{a2}"),
+                "lsr {t}, {t}, #8",
+                requantize!("{a3}"),
+                "strd {xp}, {n}, [{f}, #12]",
+                "bfi {a0}, {a1}, #8, #8",
+                "bfi {a0}, {a2}, #16, #8",
+                "bfi {a0}, {a3}, #24, #8",
+                "ldrd {w0}, {w1}, [{f}, #28]",
+                "ssub8 {t}, {a0}, {w0}",
+                "sel {a0}, {a0}, {w0}",
+                "ssub8 {t}, {w1}, {a0}",
+                "sel {a0}, {a0}, {w1}",
+                "ldr {t}, [{f}, #20]",
+                "str {a0}, [{t}], #4",
+                "str {t}, [{f}, #20]",
+                "ldr {t}, [{f}, #36]",
+                "subs {t}, {t}, #1",
+                "str {t}, [{f}, #36]",
+                "bne 3b",
+                f = in(reg) frame as *mut Frame,
+                wp = inout(reg) weights => _,
+                xp = out(reg) _,
+                n = out(reg) _,
+                a0 = out(reg) _,
+                a1 = out(reg) _,
+                a2 = out(reg) _,
+                a3 = out(reg) _,
+                x = out(reg) _,
+                xo = out(reg) _,
+                w0 = out(reg) _,
+                w1 = out(reg) _,
+                t = out(reg) _,
+                options(nostack),
+            );
+        }
+    }
+    #[cfg(not(mote_arm_dsp))]
+    {
+        // The same steps in plain Rust: what the host tests check.
+        let groups = 2 * frame.pairs + frame.tail_groups;
+        let block_len = QUAD * QUAD * groups;
+        for block in 0..frame.blocks {
+            // SAFETY: the caller guarantees these lengths are readable and writable.
+            let (weights, input, bias, multipliers, shifts, output) = unsafe {
+                (
+                    core::slice::from_raw_parts(weights.add(block * block_len), block_len),
+                    core::slice::from_raw_parts(frame.input, 8 * frame.pairs),
+                    core::slice::from_raw_parts(frame.bias.add(16 * block), 16),
+                    core::slice::from_raw_parts(frame.multipliers.add(16 * block), 16),
+                    core::slice::from_raw_parts(frame.shifts.add(4 * block), 4),
+                    core::slice::from_raw_parts_mut(frame.output.add(4 * block), 4),
+                )
+            };
+            let mut acc = [0i32; 4];
+            for (a, b) in acc.iter_mut().zip(bias.chunks_exact(4)) {
+                *a = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+            let words = input
+                .chunks_exact(QUAD)
+                .map(word)
+                .chain(frame.tail.iter().copied().take(frame.tail_groups));
+            for (x, group) in words.zip(weights.chunks_exact(QUAD * QUAD)) {
+                mac_group(&mut acc, x, group);
+            }
+            let mut m = [0i32; 4];
+            for (m, b) in m.iter_mut().zip(multipliers.chunks_exact(4)) {
+                *m = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+            let shifts = u32::from_le_bytes([shifts[0], shifts[1], shifts[2], shifts[3]]);
+            let packed = requantize4(acc, m, shifts, frame.output_offset, frame.min, frame.max);
+            for (out, byte) in output.iter_mut().zip(packed.to_le_bytes()) {
+                *out = byte as i8;
+            }
+        }
+    }
+}
+
+/// The requantisation of [`fused_blocks`] step by step in plain Rust, as its instructions do
+/// it: four sums (bias included), their multipliers, their four shifts packed in a word (each
+/// in -31..=-2), the zero point and the clamp bounds repeated in each byte; returns the four
+/// int8 outputs packed in a word.
+#[cfg_attr(mote_arm_dsp, allow(dead_code))]
+fn requantize4(
+    acc: [i32; 4],
+    multipliers: [i32; 4],
+    shifts: u32,
+    offset: i32,
+    min: u32,
+    max: u32,
+) -> u32 {
+    // RSB with 0xFEFEFEFE: -2 - s per byte, no borrows for shift bytes in 0xE1..=0xFE.
+    let mut counts = 0xFEFE_FEFEu32.wrapping_sub(shifts);
+    let mut packed = 0u32;
+    for (k, (acc, multiplier)) in acc.into_iter().zip(multipliers).enumerate() {
+        // SMULL's high word; ASR by the low byte of `counts` (0..=29 here).
+        let high = ((i64::from(acc) * i64::from(multiplier)) >> 32) as i32;
+        let rounded = (high >> (counts & 0xFF).min(31)).wrapping_add(1);
+        let value = offset.wrapping_add(rounded >> 1);
+        // SSAT #8, then BFI into byte k.
+        packed |= (value.clamp(-128, 127) as u8 as u32) << (8 * k);
+        counts >>= 8;
+    }
+    // SSUB8 + SEL twice: bytewise signed max with `min`, then min with `max`.
+    let bytes = packed.to_le_bytes().map(|b| b as i8);
+    let (min, max) = (min.to_le_bytes(), max.to_le_bytes());
+    let mut out = [0u8; 4];
+    for (k, slot) in out.iter_mut().enumerate() {
+        *slot = bytes[k].max(min[k] as i8).min(max[k] as i8) as u8;
+    }
+    u32::from_le_bytes(out)
 }
 
 /// [`requantize`] with the constants of output `index` read without bounds checks.
@@ -377,6 +652,7 @@ mod tests {
             weights: &weights,
             layout: WeightLayout::RowQuads,
             symmetric_weights: true,
+            small_scales: true,
             bias: &bias,
             multipliers: &bias,
             shifts: &[0; 4],

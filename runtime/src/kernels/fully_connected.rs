@@ -15,6 +15,10 @@ pub struct FullyConnectedView<'a> {
     /// Known: no weight is -128 (the int8 spec's -127..=127), so a kernel may negate weights.
     /// `false` when unknown; kernels then take a path that does not need it.
     pub symmetric_weights: bool,
+    /// Known: every shift is at most -2 (every output scales by less than 1/4), so
+    /// requantisation needs only the high word of each product (see
+    /// [`small_scales`]). `false` when unknown; kernels then take the general path.
+    pub small_scales: bool,
     /// Folded biases, little-endian i32, one per output.
     pub bias: &'a [u8],
     /// Q31 multipliers, little-endian i32, one per output.
@@ -67,6 +71,13 @@ pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mu
     }
 }
 
+/// Whether every shift in `shifts` (one i8 each) is in `-31..=-2`: the value of
+/// [`FullyConnectedView::small_scales`] for a layer's shift section, computed once when the
+/// view is built.
+pub fn small_scales(shifts: &[u8]) -> bool {
+    shifts.iter().all(|&s| (-31..=-2).contains(&(s as i8)))
+}
+
 /// One output from its dot product and its `((bias, multiplier), shift)`: the part every
 /// fully connected kernel shares.
 #[inline(always)]
@@ -113,6 +124,7 @@ mod tests {
             weights: &weights,
             layout: WeightLayout::RowMajor,
             symmetric_weights: false,
+            small_scales: false,
             bias: &bias,
             multipliers: &mult,
             shifts: &[0, 0],

@@ -24,7 +24,7 @@ mod tanh;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_avx2;
 
-pub use fully_connected::FullyConnectedView;
+pub use fully_connected::{small_scales, FullyConnectedView};
 
 use crate::manifest::WeightLayout;
 
