@@ -1,13 +1,13 @@
 //! Runs a model with its layers decoded once when they fit the store (the fast path), and
 //! decoding each layer as it runs otherwise (any depth, a little slower).
 
-use mote_runtime::{DecodedModel, Error, Layer, Model};
+use mote_runtime::{DecodedModel, Error, Model, Step};
 
-/// Layers decoded once and kept (about 60 bytes each, on the stack of `main`).
+/// Layers decoded once and kept (about 64 bytes each, on the stack of `main`).
 pub const DECODED_LAYERS: usize = 16;
 
 /// Room for the decoded layers.
-pub type LayerStore = [Option<Layer>; DECODED_LAYERS];
+pub type LayerStore<'a> = [Option<Step<'a>>; DECODED_LAYERS];
 
 /// The model, in whichever form runs it.
 pub enum Runner<'a, 's> {
@@ -19,7 +19,7 @@ pub enum Runner<'a, 's> {
 
 impl<'a, 's> Runner<'a, 's> {
     /// Decodes the layers of `model` into `store` if they fit.
-    pub fn new(model: &'s Model<'a>, store: &'s mut LayerStore) -> Runner<'a, 's> {
+    pub fn new(model: &'s Model<'a>, store: &'s mut LayerStore<'a>) -> Runner<'a, 's> {
         match model.decode_layers(store) {
             Ok(decoded) => Runner::Decoded(decoded),
             Err(_) => Runner::Lazy(model),

@@ -45,7 +45,7 @@ pub mod text;
 pub use error::Error;
 pub use gp::GpModel;
 pub use manifest::{Layer, Manifest, QuantParams};
-pub use model::{DecodedModel, Model};
+pub use model::{DecodedModel, Model, Step};
 #[cfg(feature = "moderation")]
 pub use moderation::{Moderation, Verdict};
 pub use quantize::{dequantize, quantize};

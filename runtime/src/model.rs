@@ -3,7 +3,7 @@
 use crate::header::SECTION_ALIGN;
 use crate::kernels::{self, FullyConnectedView};
 use crate::manifest::{
-    FullyConnected, Layer, Layers, Manifest, ModelKind, Section, MAX_DIM, MAX_LAYERS,
+    FullyConnected, Layer, Layers, Manifest, ModelKind, Section, Softmax, MAX_DIM, MAX_LAYERS,
 };
 #[cfg(feature = "moderation")]
 use crate::moderation::{self, ModerationSpec};
@@ -196,22 +196,25 @@ impl<'a> Model<'a> {
         output: &mut [i8],
         after_layer: impl FnMut(usize),
     ) -> Result<(), Error> {
-        self.run_layers(self.layers(), input, arena, output, after_layer)
+        let steps = self.layers().map(|layer| self.step(&layer));
+        self.run_steps(steps, input, arena, output, after_layer)
     }
 
     /// Decodes every layer once into `store` (for example `[None; 16]`, static or on the
-    /// stack) for runs that skip decoding: a few hundred instructions less per layer, for about
-    /// 60 bytes of `store` per layer. [`Error::TooManyLayers`] when `store` is too short.
+    /// stack) and resolves what it reads (sections as slices, lengths, what the kernels want
+    /// to know about the constants), for runs that skip all of that: a few hundred
+    /// instructions less per layer, for about 64 bytes of `store` per layer.
+    /// [`Error::TooManyLayers`] when `store` is too short.
     pub fn decode_layers<'s>(
         &'s self,
-        store: &'s mut [Option<Layer>],
+        store: &'s mut [Option<Step<'a>>],
     ) -> Result<DecodedModel<'a, 's>, Error> {
         let slots = store
             .get_mut(..self.layer_count)
             .ok_or(Error::TooManyLayers)?;
         let mut decoded = 0;
         for (slot, layer) in slots.iter_mut().zip(self.layers()) {
-            *slot = Some(layer);
+            *slot = Some(self.step(&layer)?);
             decoded += 1;
         }
         if decoded != self.layer_count {
@@ -219,14 +222,29 @@ impl<'a> Model<'a> {
         }
         Ok(DecodedModel {
             model: self,
-            layers: slots,
+            steps: slots,
         })
     }
 
-    /// The run loop over `layers` (this model's, decoded now or earlier).
-    fn run_layers<L: core::borrow::Borrow<Layer>>(
+    /// The [`Step`] that runs `layer` (one of this model's).
+    fn step(&self, layer: &Layer) -> Result<Step<'a>, Error> {
+        let op = match layer {
+            Layer::FullyConnected(fc) => StepOp::FullyConnected(self.fully_connected_view(fc)?),
+            Layer::Logistic(p) => StepOp::Logistic(self.table(p.table)?),
+            Layer::Tanh(p) => StepOp::Tanh(self.table(p.table)?),
+            Layer::Softmax(p) => StepOp::Softmax(*p),
+        };
+        Ok(Step {
+            op,
+            input_len: layer.input_len() as usize,
+            output_len: layer.output_len() as usize,
+        })
+    }
+
+    /// The run loop over `steps` (this model's, resolved now or earlier).
+    fn run_steps<S: core::borrow::Borrow<Step<'a>>>(
         &self,
-        layers: impl Iterator<Item = L>,
+        steps: impl Iterator<Item = Result<S, Error>>,
         input: &[i8],
         arena: &mut [u8],
         output: &mut [i8],
@@ -246,29 +264,25 @@ impl<'a> Model<'a> {
             .ok_or(Error::ArenaTooSmall)?;
         let count = self.layer_count;
         let mut ran = 0;
-        for (index, layer) in layers.enumerate() {
-            let layer = layer.borrow();
-            let out_len = layer.output_len() as usize;
-            let in_len = layer.input_len() as usize;
+        for (index, step) in steps.enumerate() {
+            let step = step?;
+            let layer = step.borrow();
+            let (in_len, out_len) = (layer.input_len, layer.output_len);
             // The source and destination are always different slots, so no copy is needed.
             match (plan::source(index, count), plan::destination(index, count)) {
                 (Slot::Input, Slot::Output) => {
-                    self.run_layer(layer, prefix(input, in_len)?, prefix_mut(output, out_len)?)?
+                    layer.run(prefix(input, in_len)?, prefix_mut(output, out_len)?)?
                 }
                 (Slot::Input, Slot::A) => {
-                    self.run_layer(layer, prefix(input, in_len)?, prefix_mut(a, out_len)?)?
+                    layer.run(prefix(input, in_len)?, prefix_mut(a, out_len)?)?
                 }
-                (Slot::A, Slot::B) => {
-                    self.run_layer(layer, prefix(a, in_len)?, prefix_mut(b, out_len)?)?
-                }
-                (Slot::B, Slot::A) => {
-                    self.run_layer(layer, prefix(b, in_len)?, prefix_mut(a, out_len)?)?
-                }
+                (Slot::A, Slot::B) => layer.run(prefix(a, in_len)?, prefix_mut(b, out_len)?)?,
+                (Slot::B, Slot::A) => layer.run(prefix(b, in_len)?, prefix_mut(a, out_len)?)?,
                 (Slot::A, Slot::Output) => {
-                    self.run_layer(layer, prefix(a, in_len)?, prefix_mut(output, out_len)?)?
+                    layer.run(prefix(a, in_len)?, prefix_mut(output, out_len)?)?
                 }
                 (Slot::B, Slot::Output) => {
-                    self.run_layer(layer, prefix(b, in_len)?, prefix_mut(output, out_len)?)?
+                    layer.run(prefix(b, in_len)?, prefix_mut(output, out_len)?)?
                 }
                 _ => return Err(Error::ShapeMismatch),
             }
@@ -277,19 +291,6 @@ impl<'a> Model<'a> {
         }
         if ran != count {
             return Err(Error::ManifestDecode);
-        }
-        Ok(())
-    }
-
-    fn run_layer(&self, layer: &Layer, input: &[i8], output: &mut [i8]) -> Result<(), Error> {
-        match layer {
-            Layer::FullyConnected(fc) => {
-                let view = self.fully_connected_view(fc)?;
-                kernels::fully_connected(&view, input, output);
-            }
-            Layer::Logistic(p) => kernels::logistic(self.table(p.table)?, input, output),
-            Layer::Tanh(p) => kernels::tanh(self.table(p.table)?, input, output),
-            Layer::Softmax(p) => kernels::softmax(p, input, output),
         }
         Ok(())
     }
@@ -333,11 +334,43 @@ impl<'a> Model<'a> {
     }
 }
 
-/// A [`Model`] with its layers decoded once (see [`Model::decode_layers`]).
+/// One layer of a [`Model`] ready to run: its sections resolved to slices (what the kernel
+/// reads, borrowed from the blob) and its lengths. Made by [`Model::decode_layers`], which
+/// keeps one per layer so that runs neither decode nor look anything up.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    op: StepOp<'a>,
+    input_len: usize,
+    output_len: usize,
+}
+
+/// The kernel a [`Step`] runs and what it reads.
+#[derive(Debug, Clone, Copy)]
+enum StepOp<'a> {
+    FullyConnected(FullyConnectedView<'a>),
+    Logistic(&'a [u8; 256]),
+    Tanh(&'a [u8; 256]),
+    Softmax(Softmax),
+}
+
+impl Step<'_> {
+    /// Runs the layer's kernel; the slices have the layer's lengths.
+    fn run(&self, input: &[i8], output: &mut [i8]) -> Result<(), Error> {
+        match &self.op {
+            StepOp::FullyConnected(view) => kernels::fully_connected(view, input, output),
+            StepOp::Logistic(table) => kernels::logistic(table, input, output),
+            StepOp::Tanh(table) => kernels::tanh(table, input, output),
+            StepOp::Softmax(p) => kernels::softmax(p, input, output),
+        }
+        Ok(())
+    }
+}
+
+/// A [`Model`] with its layers decoded and resolved once (see [`Model::decode_layers`]).
 #[derive(Debug, Clone, Copy)]
 pub struct DecodedModel<'a, 's> {
     model: &'s Model<'a>,
-    layers: &'s [Option<Layer>],
+    steps: &'s [Option<Step<'a>>],
 }
 
 impl<'a> DecodedModel<'a, '_> {
@@ -359,9 +392,9 @@ impl<'a> DecodedModel<'a, '_> {
         output: &mut [i8],
         after_layer: impl FnMut(usize),
     ) -> Result<(), Error> {
-        let layers = self.layers.iter().flatten();
+        let steps = self.steps.iter().flatten().map(Ok);
         self.model
-            .run_layers(layers, input, arena, output, after_layer)
+            .run_steps(steps, input, arena, output, after_layer)
     }
 }
 
