@@ -53,6 +53,9 @@ pub fn fully_connected(layer: &FullyConnectedView<'_>, input: &[i8], output: &mu
 /// most two groups left over use inputs zero-padded once per call, and the four outputs are
 /// requantised with constants read through pointers the checks made safe.
 pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
+    if whole_blocks(layer, input, output) {
+        return;
+    }
     let (n, rows) = (layer.input_len, output.len());
     let groups = n.div_ceil(QUAD);
     let block_len = QUAD * QUAD * groups;
@@ -93,7 +96,7 @@ pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], o
             // holds `n >= 8 * pairs` values, `pairs >= 1`, `tail_groups = groups - 2 * pairs`
             // (the tail words are `frame.tail`). Weights and bias are 4-byte aligned (checked
             // just above).
-            unsafe { fused_blocks(&mut frame, layer.weights.as_ptr()) };
+            unsafe { fused_blocks::<true>(&mut frame, layer.weights.as_ptr()) };
         }
         row = blocks * QUAD;
     }
@@ -126,6 +129,50 @@ pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], o
         }
         row += QUAD;
     }
+}
+
+/// The common case with the fewest checks, for small layers where each call's overhead
+/// counts: whole blocks of four rows, whole pairs of column groups (so no padding, and the
+/// packed sizes are the plain ones), high-word requantisation and 4-byte aligned weights and
+/// bias. Runs the layer and returns true in that case; returns false, having written nothing,
+/// otherwise.
+#[inline(always)]
+fn whole_blocks(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) -> bool {
+    let (n, rows) = (layer.input_len, output.len());
+    let aligned = (layer.weights.as_ptr() as usize | layer.bias.as_ptr() as usize) % 4 == 0;
+    let shape = n % (2 * QUAD) == 0 && n > 0 && rows % QUAD == 0 && rows > 0;
+    // With `n` a multiple of 8 and `rows` of 4, RowQuads is `rows * n` bytes, unpadded.
+    let sized = input.len() >= n
+        && rows
+            .checked_mul(n)
+            .is_some_and(|len| layer.weights.len() >= len)
+        && layer.bias.len() / 4 >= rows
+        && layer.multipliers.len() / 4 >= rows
+        && layer.shifts.len() >= rows;
+    if !(layer.layout == WeightLayout::RowQuads && layer.small_scales && aligned && shape && sized)
+    {
+        return false;
+    }
+    let mut frame = Frame {
+        input: input.as_ptr(),
+        pairs: n / (2 * QUAD),
+        bias: layer.bias.as_ptr(),
+        multipliers: layer.multipliers.as_ptr(),
+        shifts: layer.shifts.as_ptr(),
+        output: output.as_mut_ptr(),
+        output_offset: layer.output_offset,
+        min: layer.activation_min as u8 as u32 * 0x0101_0101,
+        max: layer.activation_max as u8 as u32 * 0x0101_0101,
+        blocks: rows / QUAD,
+        tail_groups: 0,
+        tail: [0; 2],
+    };
+    // SAFETY: checked just above: `rows / 4 >= 1` blocks of `16 * (n / 4) = 32 * pairs`
+    // weight bytes (`rows * n` in all), `pairs = n / 8 >= 1`, `input` holds `n = 8 * pairs`
+    // values, the constants and the output hold `rows` entries, weights and bias are 4-byte
+    // aligned, and there are no tail groups.
+    unsafe { fused_blocks::<false>(&mut frame, layer.weights.as_ptr()) };
+    true
 }
 
 /// What [`fused_blocks`] reads and updates, in one place so that one register addresses it
@@ -169,9 +216,10 @@ struct Frame {
 /// `weights` must point to `frame.blocks` blocks of `32 * pairs + 16 * tail_groups` readable
 /// bytes and be 4-byte aligned; `frame.bias` must be 4-byte aligned; `input` must hold
 /// `8 * pairs` values and `pairs >= 1`; bias, multipliers, shifts and output must hold
-/// `4 * blocks` entries. (A shift outside -31..=-2 gives wrong outputs, not unsafety.)
+/// `4 * blocks` entries; `tail_groups` must be 0 unless `TAILS`. (A shift outside -31..=-2
+/// gives wrong outputs, not unsafety.)
 #[inline(always)]
-unsafe fn fused_blocks(frame: &mut Frame, weights: *const i8) {
+unsafe fn fused_blocks<const TAILS: bool>(frame: &mut Frame, weights: *const i8) {
     #[cfg(mote_arm_dsp)]
     {
         macro_rules! mac {
@@ -226,21 +274,73 @@ unsafe fn fused_blocks(frame: &mut Frame, weights: *const i8) {
         // `repr(C)` struct that only this code touches while it runs. Only registers named as
         // operands are written; flags (including GE and the sticky Q) are clobbered, which
         // `asm!` assumes without `preserves_flags`. The stack is not used.
-        unsafe {
-            core::arch::asm!(
-                "3:",
-                "ldr {t}, [{f}, #8]",
-                "ldrd {a0}, {a1}, [{t}], #8",
-                "ldrd {a2}, {a3}, [{t}], #8",
-                "str {t}, [{f}, #8]",
-                "ldrd {xp}, {n}, [{f}]",
-                "2:",
-                "ldr {x}, [{xp}], #4",
-                mac!(),
-                "ldr {x}, [{xp}], #4",
-                mac!(),
-                "subs {n}, {n}, #1",
-                "bne 2b",
+        // The whole block loop; `$tails` runs the tail column groups after the pairs.
+        macro_rules! fused {
+            ($($tails:tt)*) => {
+            unsafe {
+                core::arch::asm!(
+                    "3:",
+                    "ldr {t}, [{f}, #8]",
+                    "ldrd {a0}, {a1}, [{t}], #8",
+                    "ldrd {a2}, {a3}, [{t}], #8",
+                    "str {t}, [{f}, #8]",
+                    "ldrd {xp}, {n}, [{f}]",
+                    "2:",
+                    "ldr {x}, [{xp}], #4",
+                    mac!(),
+                    "ldr {x}, [{xp}], #4",
+                    mac!(),
+                    "subs {n}, {n}, #1",
+                    "bne 2b",
+                    $($tails)*
+                    "ldrd {xp}, {n}, [{f}, #12]",
+                    "ldr {t}, [{n}], #4",
+                    // -2 - s in every byte: each shift byte is 0xE1..=0xFE, so no byte borrows.
+                    "rsb {t}, {t}, #0xFEFEFEFE",
+                    "ldr {x}, [{f}, #24]",
+                    requantize!("{a0}"),
+                    "lsr {t}, {t}, #8",
+                    requantize!("{a1}"),
+                    "lsr {t}, {t}, #8",
+                    requantize!("{a2}"),
+                    "lsr {t}, {t}, #8",
+                    requantize!("{a3}"),
+                    "strd {xp}, {n}, [{f}, #12]",
+                    "bfi {a0}, {a1}, #8, #8",
+                    "bfi {a0}, {a2}, #16, #8",
+                    "bfi {a0}, {a3}, #24, #8",
+                    "ldrd {w0}, {w1}, [{f}, #28]",
+                    "ssub8 {t}, {a0}, {w0}",
+                    "sel {a0}, {a0}, {w0}",
+                    "ssub8 {t}, {w1}, {a0}",
+                    "sel {a0}, {a0}, {w1}",
+                    "ldr {t}, [{f}, #20]",
+                    "str {a0}, [{t}], #4",
+                    "str {t}, [{f}, #20]",
+                    "ldr {t}, [{f}, #36]",
+                    "subs {t}, {t}, #1",
+                    "str {t}, [{f}, #36]",
+                    "bne 3b",
+                    f = in(reg) frame as *mut Frame,
+                    wp = inout(reg) weights => _,
+                    xp = out(reg) _,
+                    n = out(reg) _,
+                    a0 = out(reg) _,
+                    a1 = out(reg) _,
+                    a2 = out(reg) _,
+                    a3 = out(reg) _,
+                    x = out(reg) _,
+                    xo = out(reg) _,
+                    w0 = out(reg) _,
+                    w1 = out(reg) _,
+                    t = out(reg) _,
+                    options(nostack),
+                );
+            }
+            };
+        }
+        if TAILS {
+            fused!(
                 "ldr {n}, [{f}, #40]",
                 "cmp {n}, #0",
                 "beq 4f",
@@ -251,49 +351,9 @@ unsafe fn fused_blocks(frame: &mut Frame, weights: *const i8) {
                 "ldr {x}, [{f}, #48]",
                 mac!(),
                 "4:",
-                "ldrd {xp}, {n}, [{f}, #12]",
-                "ldr {t}, [{n}], #4",
-                // -2 - s in every byte: each shift byte is 0xE1..=0xFE, so no byte borrows.
-                "rsb {t}, {t}, #0xFEFEFEFE",
-                "ldr {x}, [{f}, #24]",
-                requantize!("{a0}"),
-                "lsr {t}, {t}, #8",
-                requantize!("{a1}"),
-                "lsr {t}, {t}, #8",
-                requantize!("{a2}"),
-                "lsr {t}, {t}, #8",
-                requantize!("{a3}"),
-                "strd {xp}, {n}, [{f}, #12]",
-                "bfi {a0}, {a1}, #8, #8",
-                "bfi {a0}, {a2}, #16, #8",
-                "bfi {a0}, {a3}, #24, #8",
-                "ldrd {w0}, {w1}, [{f}, #28]",
-                "ssub8 {t}, {a0}, {w0}",
-                "sel {a0}, {a0}, {w0}",
-                "ssub8 {t}, {w1}, {a0}",
-                "sel {a0}, {a0}, {w1}",
-                "ldr {t}, [{f}, #20]",
-                "str {a0}, [{t}], #4",
-                "str {t}, [{f}, #20]",
-                "ldr {t}, [{f}, #36]",
-                "subs {t}, {t}, #1",
-                "str {t}, [{f}, #36]",
-                "bne 3b",
-                f = in(reg) frame as *mut Frame,
-                wp = inout(reg) weights => _,
-                xp = out(reg) _,
-                n = out(reg) _,
-                a0 = out(reg) _,
-                a1 = out(reg) _,
-                a2 = out(reg) _,
-                a3 = out(reg) _,
-                x = out(reg) _,
-                xo = out(reg) _,
-                w0 = out(reg) _,
-                w1 = out(reg) _,
-                t = out(reg) _,
-                options(nostack),
             );
+        } else {
+            fused!();
         }
     }
     #[cfg(not(mote_arm_dsp))]
