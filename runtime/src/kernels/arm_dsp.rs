@@ -8,6 +8,13 @@
 //! `LDRD`, in a hand-scheduled `asm!` loop of 8 inputs x 4 rows (44 instructions per 32 MACs;
 //! two `LDR` instead of each `LDRD` when the blob sits at an address that is not 4-aligned).
 //!
+//! When every shift of the layer is at most -2 ([`FullyConnectedView::small_scales`], true of
+//! trained layers, whose scales are far below 1/4) and weights and bias are 4-byte aligned, one
+//! `asm!` pass runs all whole blocks of four rows: it starts the sums from the biases, and
+//! requantises each block from the high word of the product (`SMULL`, two shifts, `SSAT`),
+//! clamps the four bytes at once (`SSUB8`/`SEL`) and stores them as one word. Small layers are
+//! mostly this per-output work, so it matters as much as the multiply-accumulate loop there.
+//!
 //! Bit-exact with [`super::fully_connected::fully_connected`]: the same i32 wrapping sums in a
 //! different order (integer addition is associative), then the same requantisation. Off Arm the
 //! three instructions are emulated in plain Rust, so the host tests this exact code against the
