@@ -354,7 +354,9 @@ enum StepOp<'a> {
 }
 
 impl Step<'_> {
-    /// Runs the layer's kernel; the slices have the layer's lengths.
+    /// Runs the layer's kernel; the slices have the layer's lengths. Not inlined: the run
+    /// loop calls it from one place per pair of buffers, and one copy keeps flash small.
+    #[inline(never)]
     fn run(&self, input: &[i8], output: &mut [i8]) -> Result<(), Error> {
         match &self.op {
             StepOp::FullyConnected(view) => kernels::fully_connected(view, input, output),

@@ -77,8 +77,10 @@ pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], o
     let (tail, tail_groups) = tail_inputs(input, n, 2 * pairs);
     let mut row = 0;
     // The whole blocks of four rows in one pass that also requantises, when the layer allows
-    // the high-word requantisation and the words it loads with `LDRD` are 4-byte aligned.
-    if aligned && layer.small_scales && pairs > 0 && layer.bias.as_ptr() as usize % 4 == 0 {
+    // the high-word requantisation, the words it loads with `LDRD` are 4-byte aligned and
+    // there are only whole pairs of column groups (the pass has no tail code, to stay small).
+    let bias_aligned = layer.bias.as_ptr() as usize % 4 == 0;
+    if aligned && bias_aligned && layer.small_scales && pairs > 0 && tail_groups == 0 {
         let blocks = rows / QUAD;
         let min = layer.activation_min as u8 as u32 * 0x0101_0101;
         let max = layer.activation_max as u8 as u32 * 0x0101_0101;
@@ -93,17 +95,15 @@ pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], o
             min,
             max,
             blocks,
-            tail_groups,
-            tail,
         };
         if blocks > 0 {
             // SAFETY: `fits` checked above that the weights hold `ceil(rows / 4)` blocks of
             // `block_len = 16 * groups` bytes, the constants `rows` entries and the output
             // `rows` bytes; `blocks = rows / 4` whole blocks stay within all of them. `input`
-            // holds `n >= 8 * pairs` values, `pairs >= 1`, `tail_groups = groups - 2 * pairs`
-            // (the tail words are `frame.tail`). Weights and bias are 4-byte aligned (checked
-            // just above).
-            unsafe { fused_blocks::<true>(&mut frame, layer.weights.as_ptr()) };
+            // holds `n >= 8 * pairs` values, `pairs >= 1`, and `groups = 2 * pairs` (no tail
+            // groups), so a block is `32 * pairs` bytes. Weights and bias are 4-byte aligned
+            // (checked just above).
+            unsafe { fused_blocks(&mut frame, layer.weights.as_ptr()) };
         }
         row = blocks * QUAD;
     }
@@ -171,14 +171,12 @@ fn whole_blocks(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8])
         min: layer.activation_min as u8 as u32 * 0x0101_0101,
         max: layer.activation_max as u8 as u32 * 0x0101_0101,
         blocks: rows / QUAD,
-        tail_groups: 0,
-        tail: [0; 2],
     };
     // SAFETY: checked just above: `rows / 4 >= 1` blocks of `16 * (n / 4) = 32 * pairs`
     // weight bytes (`rows * n` in all), `pairs = n / 8 >= 1`, `input` holds `n = 8 * pairs`
     // values, the constants and the output hold `rows` entries, weights and bias are 4-byte
-    // aligned, and there are no tail groups.
-    unsafe { fused_blocks::<false>(&mut frame, layer.weights.as_ptr()) };
+    // aligned.
+    unsafe { fused_blocks(&mut frame, layer.weights.as_ptr()) };
     true
 }
 
@@ -207,26 +205,23 @@ struct Frame {
     max: u32,
     /// Offset 36: blocks of four rows still to run.
     blocks: usize,
-    /// Offset 40: column groups after the pairs (0, 1 or 2).
-    tail_groups: usize,
-    /// Offsets 44 and 48: their inputs, zero-padded.
-    tail: [u32; 2],
 }
 
 /// Runs `frame.blocks` whole blocks of four rows: each block's dot products start from the
-/// biases, run over the pairs of column groups and the tail groups, and are requantised from
+/// biases, run over the pairs of column groups, and are requantised from
 /// the high word of the product, offset, saturated, clamped four bytes at a time and stored as
 /// one word. Bit-exact with [`requantize`] when every shift is in -31..=-2 (see
 /// [`requantize4`], its model in plain Rust).
 ///
 /// # Safety
-/// `weights` must point to `frame.blocks` blocks of `32 * pairs + 16 * tail_groups` readable
-/// bytes and be 4-byte aligned; `frame.bias` must be 4-byte aligned; `input` must hold
+/// `weights` must point to `frame.blocks` blocks of `32 * pairs` readable bytes and be 4-byte
+/// aligned; `frame.bias` must be 4-byte aligned; `input` must hold
 /// `8 * pairs` values and `pairs >= 1`; bias, multipliers, shifts and output must hold
-/// `4 * blocks` entries; `tail_groups` must be 0 unless `TAILS`. (A shift outside -31..=-2
-/// gives wrong outputs, not unsafety.)
-#[inline(always)]
-unsafe fn fused_blocks<const TAILS: bool>(frame: &mut Frame, weights: *const i8) {
+/// `4 * blocks` entries. (A shift outside -31..=-2 gives wrong outputs, not unsafety.)
+///
+/// Not inlined: its two callers share one copy of the code (flash counts on small cores).
+#[inline(never)]
+unsafe fn fused_blocks(frame: &mut Frame, weights: *const i8) {
     #[cfg(mote_arm_dsp)]
     {
         macro_rules! mac {
@@ -274,100 +269,77 @@ unsafe fn fused_blocks<const TAILS: bool>(frame: &mut Frame, weights: *const i8)
             };
         }
         // SAFETY: the caller guarantees every address read or written here: per block, 16
-        // bias bytes (LDRD, 4-byte aligned), `32 * pairs + 16 * tail_groups` weight bytes
+        // bias bytes (LDRD, 4-byte aligned), `32 * pairs` weight bytes
         // (LDRD, 4-byte aligned, advancing 8 at a time so staying aligned), `8 * pairs` input
         // bytes (LDR, any alignment on Armv7E-M/Armv8-M), 16 multiplier and 4 shift bytes
         // (LDR), and one output word (STR, any alignment); the frame is a live, aligned
         // `repr(C)` struct that only this code touches while it runs. Only registers named as
         // operands are written; flags (including GE and the sticky Q) are clobbered, which
         // `asm!` assumes without `preserves_flags`. The stack is not used.
-        // The whole block loop; `$tails` runs the tail column groups after the pairs.
-        macro_rules! fused {
-            ($($tails:tt)*) => {
-            unsafe {
-                core::arch::asm!(
-                    "3:",
-                    "ldr {t}, [{f}, #8]",
-                    "ldrd {a0}, {a1}, [{t}], #8",
-                    "ldrd {a2}, {a3}, [{t}], #8",
-                    "str {t}, [{f}, #8]",
-                    "ldrd {xp}, {n}, [{f}]",
-                    "2:",
-                    "ldr {x}, [{xp}], #4",
-                    mac!(),
-                    "ldr {x}, [{xp}], #4",
-                    mac!(),
-                    "subs {n}, {n}, #1",
-                    "bne 2b",
-                    $($tails)*
-                    "ldrd {xp}, {n}, [{f}, #12]",
-                    "ldr {t}, [{n}], #4",
-                    // -2 - s in every byte: each shift byte is 0xE1..=0xFE, so no byte borrows.
-                    "rsb {t}, {t}, #0xFEFEFEFE",
-                    "ldr {x}, [{f}, #24]",
-                    requantize!("{a0}"),
-                    "lsr {t}, {t}, #8",
-                    requantize!("{a1}"),
-                    "lsr {t}, {t}, #8",
-                    requantize!("{a2}"),
-                    "lsr {t}, {t}, #8",
-                    requantize!("{a3}"),
-                    "strd {xp}, {n}, [{f}, #12]",
-                    "bfi {a0}, {a1}, #8, #8",
-                    "bfi {a0}, {a2}, #16, #8",
-                    "bfi {a0}, {a3}, #24, #8",
-                    "ldrd {w0}, {w1}, [{f}, #28]",
-                    "ssub8 {t}, {a0}, {w0}",
-                    "sel {a0}, {a0}, {w0}",
-                    "ssub8 {t}, {w1}, {a0}",
-                    "sel {a0}, {a0}, {w1}",
-                    "ldr {t}, [{f}, #20]",
-                    "str {a0}, [{t}], #4",
-                    "str {t}, [{f}, #20]",
-                    "ldr {t}, [{f}, #36]",
-                    "subs {t}, {t}, #1",
-                    "str {t}, [{f}, #36]",
-                    "bne 3b",
-                    f = in(reg) frame as *mut Frame,
-                    wp = inout(reg) weights => _,
-                    xp = out(reg) _,
-                    n = out(reg) _,
-                    a0 = out(reg) _,
-                    a1 = out(reg) _,
-                    a2 = out(reg) _,
-                    a3 = out(reg) _,
-                    x = out(reg) _,
-                    xo = out(reg) _,
-                    w0 = out(reg) _,
-                    w1 = out(reg) _,
-                    t = out(reg) _,
-                    options(nostack),
-                );
-            }
-            };
-        }
-        if TAILS {
-            fused!(
-                "ldr {n}, [{f}, #40]",
-                "cmp {n}, #0",
-                "beq 4f",
-                "ldr {x}, [{f}, #44]",
+        unsafe {
+            core::arch::asm!(
+                "3:",
+                "ldr {t}, [{f}, #8]",
+                "ldrd {a0}, {a1}, [{t}], #8",
+                "ldrd {a2}, {a3}, [{t}], #8",
+                "str {t}, [{f}, #8]",
+                "ldrd {xp}, {n}, [{f}]",
+                "2:",
+                "ldr {x}, [{xp}], #4",
                 mac!(),
-                "cmp {n}, #1",
-                "beq 4f",
-                "ldr {x}, [{f}, #48]",
+                "ldr {x}, [{xp}], #4",
                 mac!(),
-                "4:",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                "ldrd {xp}, {n}, [{f}, #12]",
+                "ldr {t}, [{n}], #4",
+                // -2 - s in every byte: each shift byte is 0xE1..=0xFE, so no byte borrows.
+                "rsb {t}, {t}, #0xFEFEFEFE",
+                "ldr {x}, [{f}, #24]",
+                requantize!("{a0}"),
+                "lsr {t}, {t}, #8",
+                requantize!("{a1}"),
+                "lsr {t}, {t}, #8",
+                requantize!("{a2}"),
+                "lsr {t}, {t}, #8",
+                requantize!("{a3}"),
+                "strd {xp}, {n}, [{f}, #12]",
+                "bfi {a0}, {a1}, #8, #8",
+                "bfi {a0}, {a2}, #16, #8",
+                "bfi {a0}, {a3}, #24, #8",
+                "ldrd {w0}, {w1}, [{f}, #28]",
+                "ssub8 {t}, {a0}, {w0}",
+                "sel {a0}, {a0}, {w0}",
+                "ssub8 {t}, {w1}, {a0}",
+                "sel {a0}, {a0}, {w1}",
+                "ldr {t}, [{f}, #20]",
+                "str {a0}, [{t}], #4",
+                "str {t}, [{f}, #20]",
+                "ldr {t}, [{f}, #36]",
+                "subs {t}, {t}, #1",
+                "str {t}, [{f}, #36]",
+                "bne 3b",
+                f = in(reg) frame as *mut Frame,
+                wp = inout(reg) weights => _,
+                xp = out(reg) _,
+                n = out(reg) _,
+                a0 = out(reg) _,
+                a1 = out(reg) _,
+                a2 = out(reg) _,
+                a3 = out(reg) _,
+                x = out(reg) _,
+                xo = out(reg) _,
+                w0 = out(reg) _,
+                w1 = out(reg) _,
+                t = out(reg) _,
+                options(nostack),
             );
-        } else {
-            fused!();
         }
     }
     #[cfg(not(mote_arm_dsp))]
     {
         // The same steps in plain Rust: what the host tests check.
-        let groups = 2 * frame.pairs + frame.tail_groups;
-        let block_len = QUAD * QUAD * groups;
+        let block_len = 2 * QUAD * QUAD * frame.pairs;
         for block in 0..frame.blocks {
             // SAFETY: the caller guarantees these lengths are readable and writable.
             let (weights, input, bias, multipliers, shifts, output) = unsafe {
@@ -384,10 +356,7 @@ unsafe fn fused_blocks<const TAILS: bool>(frame: &mut Frame, weights: *const i8)
             for (a, b) in acc.iter_mut().zip(bias.chunks_exact(4)) {
                 *a = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             }
-            let words = input
-                .chunks_exact(QUAD)
-                .map(word)
-                .chain(frame.tail.iter().copied().take(frame.tail_groups));
+            let words = input.chunks_exact(QUAD).map(word);
             for (x, group) in words.zip(weights.chunks_exact(QUAD * QUAD)) {
                 mac_group(&mut acc, x, group);
             }
@@ -709,6 +678,47 @@ mod tests {
         assert_eq!(sxtb16(0x80_7F_01_FF), 0x007F_FFFF);
         assert_eq!(sxtb16_ror8(0x80_7F_01_FF), 0xFF80_0001);
         assert_eq!(smlad(0x0002_FFFF, 0x0003_0005, 10), 10 - 5 + 6);
+    }
+
+    proptest::proptest! {
+        /// The fused pass's requantisation equals the shared one for every sum, multiplier,
+        /// zero point and clamp, whenever every shift is in -31..=-2.
+        #[test]
+        fn requantize4_equals_requantize(
+            acc: [i32; 4],
+            multipliers in proptest::array::uniform4(0i32..=i32::MAX),
+            shifts in proptest::array::uniform4(-31i8..=-2),
+            offset in -128i32..128,
+            a: i8,
+            b: i8,
+        ) {
+            let (min, max) = (a.min(b), a.max(b));
+            let layer = FullyConnectedView {
+                weights: &[],
+                layout: WeightLayout::RowQuads,
+                symmetric_weights: true,
+                small_scales: true,
+                bias: &[],
+                multipliers: &[],
+                shifts: &[],
+                input_len: 1,
+                output_offset: offset,
+                activation_min: min,
+                activation_max: max,
+            };
+            let packed = requantize4(
+                acc,
+                multipliers,
+                u32::from_le_bytes(shifts.map(|s| s as u8)),
+                offset,
+                min as u8 as u32 * 0x0101_0101,
+                max as u8 as u32 * 0x0101_0101,
+            );
+            for (k, byte) in packed.to_le_bytes().into_iter().enumerate() {
+                let want = requantize(&layer, acc[k], ((0, multipliers[k]), shifts[k] as i32));
+                proptest::prop_assert_eq!(byte as i8, want);
+            }
+        }
     }
 
     #[test]

@@ -112,6 +112,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn small_scales_means_every_shift_at_most_minus_two() {
+        assert!(small_scales(&[]));
+        assert!(small_scales(&[-2i8 as u8, -31i8 as u8, -10i8 as u8]));
+        assert!(!small_scales(&[-2i8 as u8, -1i8 as u8]));
+        assert!(!small_scales(&[0, -5i8 as u8]));
+        assert!(!small_scales(&[30]));
+        assert!(!small_scales(&[-32i8 as u8]));
+    }
+
+    #[test]
     fn two_by_three_by_hand() {
         // w = [[1, 2, 3], [-1, 0, 1]], x = [10, 20, 30], bias = [5, -5], scale 1/2, zp 1.
         let weights = [1i8, 2, 3, -1, 0, 1];
