@@ -3,7 +3,7 @@
 use super::Result;
 use mote_exporter::moderation::{export_moderation, ModerationExportOptions, ModerationReport};
 use mote_train::moderation::classifier::{
-    self, CategoryScores, ClassifierConfig, ModerationModel, TEST_FOLD,
+    self, CategoryScores, ClassifierConfig, ModerationModel, CALIBRATION_FOLDS, TEST_FOLD,
 };
 use mote_train::moderation::teacher::LabelProvenance;
 use mote_train::moderation::{Messages, Policy};
@@ -235,7 +235,14 @@ pub fn run_train(args: TrainArgs) -> Result {
     let (bar, mut on_epoch) = super::train::progress_bar(cfg.epochs);
     let trained = classifier::train(&policy, &policy_text, &messages, &cfg, &mut on_epoch)?;
     bar.finish();
-    outln!("calibration (rows with index % 5 == 3):");
+    outln!(
+        "calibration (out-of-fold scores of the training rows, {CALIBRATION_FOLDS} folds{}):",
+        if messages.groups.len() == messages.len() {
+            " by group"
+        } else {
+            ""
+        }
+    );
     for (c, cal) in policy.categories.iter().zip(&trained.calibration) {
         outln!(
             "  {:<16} threshold {:.4}  precision {:.4} (target {})  recall {:.4}{}",

@@ -5,8 +5,9 @@
 //! the code the device runs), the features the mean of their learned embedding vectors, that
 //! vector passes a ReLU MLP whose outputs are one logit per category. Training minimises
 //! binary cross-entropy with positive examples weighted by `negatives / positives` per category
-//! (class weighting), with Adam. Rows split by the project rule: `i % 5` in `0..=2` train,
-//! `i % 5 == 3` calibrates the thresholds, `i % 5 == 4` is held out for evaluation.
+//! (class weighting), with Adam. Rows split by the project rule: `i % 5 == 4` is held out for
+//! evaluation, the rest train; thresholds are calibrated on out-of-fold scores of the training
+//! rows, folds grouped by template (see [`train`]).
 
 use super::messages::Messages;
 use super::policy::Policy;
@@ -20,10 +21,10 @@ use crate::train::EpochReport;
 use mote_runtime::text::Featurizer;
 use std::collections::BTreeMap;
 
-/// Folds (row index `% 5`) the classifier trains on.
-pub const TRAIN_FOLDS: [usize; 3] = [0, 1, 2];
-/// The fold that calibrates thresholds.
-pub const CALIBRATION_FOLD: usize = 3;
+/// Folds (row index `% 5`) the classifier trains on: all but the held-out one.
+pub const TRAIN_FOLDS: [usize; 4] = [0, 1, 2, 3];
+/// Folds of the training rows whose out-of-fold scores calibrate the thresholds.
+pub const CALIBRATION_FOLDS: usize = 5;
 /// The held-out fold of the project-wide split.
 pub const TEST_FOLD: usize = 4;
 
@@ -393,56 +394,50 @@ pub struct Trained {
     pub calibration: Vec<Calibration>,
 }
 
-/// Trains a classifier for `policy` on `messages` (whose categories must be the policy's):
-/// folds [`TRAIN_FOLDS`] train, [`CALIBRATION_FOLD`] sets the thresholds.
+/// The calibration fold (`0..CALIBRATION_FOLDS`) of each of `rows`.
 ///
-/// Errors when the categories differ, a fold is empty or the config is unusable.
-pub fn train(
-    policy: &Policy,
-    policy_text: &str,
+/// With groups ([`Messages::groups`]) a group's rows share a fold: groups are shuffled with
+/// `seed`, ordered by the labels of their first row and dealt round-robin, so every fold holds
+/// groups of every label combination and calibration scores come from unseen phrasings. Without
+/// groups the rows are dealt round-robin.
+pub fn calibration_folds(messages: &Messages, rows: &[usize], seed: u64) -> Vec<usize> {
+    if messages.groups.len() != messages.len() {
+        return (0..rows.len()).map(|k| k % CALIBRATION_FOLDS).collect();
+    }
+    let mut groups: Vec<(&str, &[bool])> = Vec::new();
+    for &i in rows {
+        let g = messages.groups[i].as_str();
+        if !groups.iter().any(|(name, _)| *name == g) {
+            groups.push((g, &messages.labels[i]));
+        }
+    }
+    let mut rng = Rng::new(seed ^ 0x6361_6C69);
+    rng.shuffle(&mut groups);
+    // A stable sort keeps the shuffled order within a label combination.
+    groups.sort_by(|a, b| a.1.cmp(b.1));
+    let fold_of: BTreeMap<&str, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| (*name, k % CALIBRATION_FOLDS))
+        .collect();
+    rows.iter()
+        .map(|&i| fold_of.get(messages.groups[i].as_str()).copied().unwrap_or(0))
+        .collect()
+}
+
+/// Embeddings and MLP layers fitted to `rows` of `messages`.
+fn fit(
     messages: &Messages,
+    bags: &[Vec<(u32, f64)>],
+    rows: &[usize],
     cfg: &ClassifierConfig,
     on_epoch: &mut dyn FnMut(&EpochReport),
-) -> Result<Trained, String> {
-    if messages.categories != policy.category_names() {
-        return Err(format!(
-            "the messages' categories ({}) are not the policy's ({})",
-            messages.categories.join(", "),
-            policy.category_names().join(", ")
-        ));
-    }
-    Featurizer::new(cfg.bucket_bits).map_err(|_| {
-        format!(
-            "bucket bits must be in {}..={}, got {}",
-            mote_runtime::text::MIN_BUCKET_BITS,
-            mote_runtime::text::MAX_BUCKET_BITS,
-            cfg.bucket_bits
-        )
-    })?;
-    if cfg.embedding_dim == 0 || cfg.batch_size == 0 || cfg.hidden.contains(&0) {
-        return Err("embedding dimension, batch size and hidden widths must be positive".into());
-    }
-    let train_rows = messages.folds(&TRAIN_FOLDS);
-    let calibration_rows = messages.folds(&[CALIBRATION_FOLD]);
-    if train_rows.is_empty() || calibration_rows.is_empty() {
-        return Err(format!(
-            "need messages in the training and calibration folds; have {}",
-            messages.len()
-        ));
-    }
-    let categories = policy.categories.len();
-    let bags: Vec<Vec<(u32, f64)>> = messages
-        .texts
-        .iter()
-        .map(|t| bag(cfg.bucket_bits, t))
-        .collect();
+) -> (Vec<f32>, Vec<DenseLayer>, f64) {
+    let categories = messages.categories.len();
     let pos_weight: Vec<f64> = (0..categories)
         .map(|c| {
-            let pos = train_rows
-                .iter()
-                .filter(|&&i| messages.labels[i][c])
-                .count();
-            let neg = train_rows.len() - pos;
+            let pos = rows.iter().filter(|&&i| messages.labels[i][c]).count();
+            let neg = rows.len() - pos;
             if cfg.class_weighting && pos > 0 {
                 neg as f64 / pos as f64
             } else {
@@ -457,7 +452,7 @@ pub fn train(
     let mut embedding = Matrix::new(buckets, d, (0..buckets * d).map(|_| rng.normal()).collect());
     let mut mlp = Mlp::new(d, &cfg.hidden, categories, Activation::Relu, &mut rng);
     let mut optimizer = Adam::new(cfg.learning_rate);
-    let mut order = train_rows.clone();
+    let mut order = rows.to_vec();
     let mut last_loss = f64::NAN;
     for epoch in 1..=cfg.epochs {
         rng.shuffle(&mut order);
@@ -534,34 +529,115 @@ pub fn train(
             activation: l.activation,
         })
         .collect();
+    let embedding = embedding.data.iter().map(|&v| v as f32).collect();
+    (embedding, layers, last_loss)
+}
+
+/// Trains a classifier for `policy` on `messages` (whose categories must be the policy's).
+///
+/// The rows of [`TRAIN_FOLDS`] train the model. Thresholds are calibrated on out-of-fold
+/// scores: the training rows are cut into [`CALIBRATION_FOLDS`] folds (whole groups per fold,
+/// see [`calibration_folds`]), a model with the same settings is trained without each fold and
+/// scores it, and each category's threshold is [`calibrate`]d on those scores. So every
+/// calibration score, like a held-out or deployment score, comes from a model that never saw
+/// that message's phrasing; thresholds picked on the final model's own training rows would see
+/// precision 1.0 everywhere. `on_epoch` follows the final model's training.
+///
+/// Errors when the categories differ, a fold is empty or the config is unusable.
+pub fn train(
+    policy: &Policy,
+    policy_text: &str,
+    messages: &Messages,
+    cfg: &ClassifierConfig,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Trained, String> {
+    if messages.categories != policy.category_names() {
+        return Err(format!(
+            "the messages' categories ({}) are not the policy's ({})",
+            messages.categories.join(", "),
+            policy.category_names().join(", ")
+        ));
+    }
+    Featurizer::new(cfg.bucket_bits).map_err(|_| {
+        format!(
+            "bucket bits must be in {}..={}, got {}",
+            mote_runtime::text::MIN_BUCKET_BITS,
+            mote_runtime::text::MAX_BUCKET_BITS,
+            cfg.bucket_bits
+        )
+    })?;
+    if cfg.embedding_dim == 0 || cfg.batch_size == 0 || cfg.hidden.contains(&0) {
+        return Err("embedding dimension, batch size and hidden widths must be positive".into());
+    }
+    let train_rows = messages.folds(&TRAIN_FOLDS);
+    let folds = calibration_folds(messages, &train_rows, cfg.seed);
+    let fold_sizes: Vec<usize> = (0..CALIBRATION_FOLDS)
+        .map(|k| folds.iter().filter(|&&f| f == k).count())
+        .collect();
+    if fold_sizes.contains(&0) || fold_sizes.contains(&train_rows.len()) {
+        return Err(format!(
+            "need training messages in all {CALIBRATION_FOLDS} calibration folds (and in more \
+             than one group); have {} messages, {} training rows per fold",
+            messages.len(),
+            fold_sizes
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
+        ));
+    }
+    let categories = policy.categories.len();
+    let bags: Vec<Vec<(u32, f64)>> = messages
+        .texts
+        .iter()
+        .map(|t| bag(cfg.bucket_bits, t))
+        .collect();
     let mut model = ModerationModel {
         policy: policy.clone(),
         policy_text: policy_text.to_string(),
         bucket_bits: cfg.bucket_bits,
-        embedding_dim: d,
-        embedding: embedding.data.iter().map(|&v| v as f32).collect(),
-        layers,
+        embedding_dim: cfg.embedding_dim,
+        embedding: Vec::new(),
+        layers: Vec::new(),
         thresholds: vec![0.5; categories],
         meta: BTreeMap::new(),
     };
-    let calibration_set = messages.subset(&calibration_rows);
-    let probabilities: Vec<Vec<f32>> = calibration_set
-        .texts
-        .iter()
-        .map(|t| model.probabilities(t))
-        .collect();
+
+    // Out-of-fold scores of every training row.
+    let mut out_of_fold = vec![Vec::new(); train_rows.len()];
+    for k in 0..CALIBRATION_FOLDS {
+        let fit_rows: Vec<usize> = train_rows
+            .iter()
+            .zip(&folds)
+            .filter(|&(_, &f)| f != k)
+            .map(|(&i, _)| i)
+            .collect();
+        let (embedding, layers, _) = fit(messages, &bags, &fit_rows, cfg, &mut |_| {});
+        model.embedding = embedding;
+        model.layers = layers;
+        for ((&i, &f), slot) in train_rows.iter().zip(&folds).zip(&mut out_of_fold) {
+            if f == k {
+                *slot = model.probabilities(&messages.texts[i]);
+            }
+        }
+    }
     let calibration: Vec<Calibration> = policy
         .categories
         .iter()
         .enumerate()
         .map(|(c, category)| {
-            let scores: Vec<f32> = probabilities.iter().map(|p| p[c]).collect();
-            let labels: Vec<bool> = calibration_set.labels.iter().map(|l| l[c]).collect();
+            let scores: Vec<f32> = out_of_fold.iter().map(|p| p[c]).collect();
+            let labels: Vec<bool> = train_rows.iter().map(|&i| messages.labels[i][c]).collect();
             calibrate(&scores, &labels, category.target_precision)
         })
         .collect();
+
+    let (embedding, layers, last_loss) = fit(messages, &bags, &train_rows, cfg, on_epoch);
+    model.embedding = embedding;
+    model.layers = layers;
     model.thresholds = calibration.iter().map(|c| c.threshold).collect();
     let hidden: Vec<String> = cfg.hidden.iter().map(usize::to_string).collect();
+    let grouped = messages.groups.len() == messages.len();
     let meta = [
         (
             "trainer",
@@ -578,7 +654,13 @@ pub fn train(
         ("final_loss", last_loss.to_string()),
         ("data_fingerprint", messages.fingerprint()),
         ("train_rows", train_rows.len().to_string()),
-        ("calibration_rows", calibration_rows.len().to_string()),
+        (
+            "calibration",
+            format!(
+                "{CALIBRATION_FOLDS}-fold out-of-fold scores of the training rows{}",
+                if grouped { ", folds by group" } else { "" }
+            ),
+        ),
         (
             "label_counts",
             messages
@@ -706,7 +788,7 @@ mod tests {
             ..ClassifierConfig::default()
         };
         let trained = train(&policy, &text, &messages, &cfg, &mut |_| {}).unwrap();
-        let seen = messages.subset(&messages.folds(&[CALIBRATION_FOLD]));
+        let seen = messages.subset(&messages.folds(&TRAIN_FOLDS));
         for (c, s) in policy.categories.iter().zip(trained.model.evaluate(&seen)) {
             assert!(s.f1() > 0.9, "{}: {s:?}", c.name);
         }
