@@ -423,9 +423,13 @@ impl Messages {
             }
             match object.get(GROUP_COLUMN) {
                 Some(serde_json::Value::String(g)) => out.groups.push(g.clone()),
-                Some(other) => return Err(bad(format!("{GROUP_COLUMN:?} is {other}, not a string"))),
+                Some(other) => {
+                    return Err(bad(format!("{GROUP_COLUMN:?} is {other}, not a string")))
+                }
                 None if !out.groups.is_empty() => {
-                    return Err(bad(format!("no {GROUP_COLUMN:?} while earlier lines have one")))
+                    return Err(bad(format!(
+                        "no {GROUP_COLUMN:?} while earlier lines have one"
+                    )))
                 }
                 None => {}
             }
