@@ -11,6 +11,15 @@ Noise makes the featurizer matter: leetspeak (h3ll0, @ss), stretched letters (so
 letters (d*mn), zero-width characters, accents, typos, capitals, emoji and repeated '!', in
 every class (clean included), so no single quirk gives a label away.
 
+Each row also names its template in a `group` column (`clean/04`, `x_personal/02`): the trainer
+keeps a template's rows in one calibration fold, so that thresholds are calibrated on phrasings
+the model did not train on, as the held-out split is.
+
+The first 2,790 rows are the first version of this data set, byte for byte (text and labels).
+The extension after them (EXT_PLAN, 700 rows) was written later, with its own random stream:
+more personal-data and profanity phrasings and the near misses the policy names; it follows the
+same held-out rule with its own templates.
+
 Deterministic: the same script gives the same bytes (Python's `random.Random(seed)`, which is
 stable across Python 3 versions for the calls used here). The project's split holds out rows
 with index i % 5 == 4; here those rows are written from one template in five that no other row
