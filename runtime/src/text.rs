@@ -94,7 +94,13 @@ pub const fn fnv1a32(bytes: &[u8]) -> u32 {
     fnv1a32_continue(FNV_OFFSET, bytes)
 }
 
+/// FNV-1a over `c`'s UTF-8 bytes; an ASCII character is its one byte, hashed without encoding
+/// (the featurizer's hot path: most characters of most messages).
 fn hash_char(state: u32, c: char) -> u32 {
+    let code = c as u32;
+    if code < 0x80 {
+        return (state ^ code).wrapping_mul(FNV_PRIME);
+    }
     let mut buf = [0u8; 4];
     fnv1a32_continue(state, c.encode_utf8(&mut buf).as_bytes())
 }
@@ -587,6 +593,26 @@ mod tests {
         assert_eq!(words("win💰now"), ["win", "💰", "now"]);
         assert_eq!(words("a.b,c;d\te\nf"), ["a", "b", "c", "d", "e", "f"]);
         assert_eq!(words("bit.ly/x"), ["bit", "ly", "x"]);
+    }
+
+    #[test]
+    fn hash_char_is_fnv_over_the_utf8_bytes() {
+        for c in [
+            'a',
+            '\0',
+            '\u{7F}',
+            '\u{80}',
+            'é',
+            'ω',
+            '€',
+            '💰',
+            '\u{10FFFF}',
+        ] {
+            let mut buf = [0u8; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            assert_eq!(hash_char(FNV_OFFSET, c), fnv1a32(bytes), "{c:?}");
+            assert_eq!(hash_char(7, c), fnv1a32_continue(7, bytes), "{c:?}");
+        }
     }
 
     #[test]
