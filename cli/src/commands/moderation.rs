@@ -251,11 +251,12 @@ pub fn run_train(args: TrainArgs) -> Result {
     );
     for (c, cal) in policy.categories.iter().zip(&trained.calibration) {
         outln!(
-            "  {:<16} threshold {:.4}  precision {:.4} (target {}, 90% bound {:.4})  recall {:.4}{}",
+            "  {:<16} threshold {:.4}  precision {:.4} (target {}, {}% bound {:.4})  recall {:.4}{}",
             c.name,
             cal.threshold,
             cal.precision,
             c.target_precision,
+            classifier::BOUND_CONFIDENCE * 100.0,
             cal.precision_bound,
             cal.recall,
             if cal.reached {
