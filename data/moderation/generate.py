@@ -11,6 +11,15 @@ Noise makes the featurizer matter: leetspeak (h3ll0, @ss), stretched letters (so
 letters (d*mn), zero-width characters, accents, typos, capitals, emoji and repeated '!', in
 every class (clean included), so no single quirk gives a label away.
 
+Each row also names its template in a `group` column (`clean/04`, `x_personal/02`): the trainer
+keeps a template's rows in one calibration fold, so that thresholds are calibrated on phrasings
+the model did not train on, as the held-out split is.
+
+The first 2,790 rows are the first version of this data set, byte for byte (text and labels).
+The extension after them (EXT_PLAN, 700 rows) was written later, with its own random stream:
+more personal-data and profanity phrasings and the near misses the policy names; it follows the
+same held-out rule with its own templates.
+
 Deterministic: the same script gives the same bytes (Python's `random.Random(seed)`, which is
 stable across Python 3 versions for the calls used here). The project's split holds out rows
 with index i % 5 == 4; here those rows are written from one template in five that no other row
@@ -376,24 +385,99 @@ def fill(rng, template):
     return template.format(**slots)
 
 
-# (templates, labels, how many, noise strength, spammy)
+# (group name, templates, labels, how many, noise strength, spammy)
 PLAN = [
-    (SPAM, {"spam"}, 480, 0.2, True),
-    (HARASSMENT, {"harassment"}, 400, 0.25, False),
-    (HARASSMENT_PROFANE, {"harassment", "profanity"}, 150, 0.25, False),
-    (PERSONAL, {"personal_data"}, 430, 0.12, False),
-    (PROFANE, {"profanity"}, 330, 0.25, False),
-    (CLEAN, set(), 1000, 0.15, False),
+    ("spam", SPAM, {"spam"}, 480, 0.2, True),
+    ("harassment", HARASSMENT, {"harassment"}, 400, 0.25, False),
+    ("harassment_profane", HARASSMENT_PROFANE, {"harassment", "profanity"}, 150, 0.25, False),
+    ("personal", PERSONAL, {"personal_data"}, 430, 0.12, False),
+    ("profane", PROFANE, {"profanity"}, 330, 0.25, False),
+    ("clean", CLEAN, set(), 1000, 0.15, False),
+]
+
+# --- extension (written later, from the policy's definitions; see docs/moderation.md) ------------
+# More ways to write personal data and profanity, and near misses the policy names: mentioning
+# email, phone or address without giving one ("the sender asking how to contact ... is not
+# personal data"), mild exclamations ("'darn' or 'gosh' are not profanity"), criticism of
+# things. Generated with their own random stream and appended, so the rows above keep their
+# bytes and their held-out split; one template in five of each list below is held out too.
+EXT_PERSONAL = [
+    "Text {name} at {phone}, she said it's fine",
+    "Her home address is {address}",
+    "{name}'s email: {email}",
+    "Reach me on {phone} or {email}",
+    "I found out where he lives: {address}",
+    "Message her on {phone} after {time}",
+    "Number for {name}: {phone}",
+    "She is staying at {address} until {day}",
+    "My email's {email}, add me",
+    "Come round to {address} at {time}",
+]
+EXT_PROFANE = [
+    "Damn, the {object} froze again",
+    "Shit, where did I put my {item}?",
+    "Crap, I missed the {object}",
+    "The {object} is bloody useless",
+    "Oh shit, the {object} just died",
+    "Hell, that was a close {event}",
+    "This damn {item} keeps breaking",
+    "Bloody hell, {name}, what a shot",
+    "I'm so damn tired today",
+    "Holy crap, what a {event}",
+]
+EXT_CLEAN = [
+    "What is the best way to email the {doc} to everyone?",
+    "My phone number changed, I'll post it in the private group",
+    "Do you have an email for the club? I'd like to ask about {day}",
+    "I'll text you the address later",
+    "Check your email for the {doc}",
+    "Phone me when you get to {place}",
+    "I emailed {name} about the {event}",
+    "The club's email is on the website",
+    "Text me when you're home",
+    "Reply by email if you can't make it on {day}",
+    "Call the shop, their number is on the receipt",
+    "Tickets cost ${price} at the door, only {n} left",
+    "I'll send my details in a private message",
+    "Drop me an email when you get a chance",
+    "Darn it, the {object} froze again",
+    "Gosh, I missed the {object} again",
+    "Oh heck, where is my {item}?",
+    "Shoot, I forgot my {item} at {place}",
+    "Dang, that was a close {event}",
+    "Jeez, this {object} is slow today",
+    "Oops, I left my {item} at home",
+    "What the heck happened to the {object}?",
+    "Oh dear, the {object} is broken again",
+    "Good grief, the {object} crashed again",
+    "Crikey, the {object} is late again",
+    "This {object} is so stupid, it keeps crashing",
+    "The {object} is useless today, nothing works",
+    "I won a {prize} in the club raffle, so lucky",
+    "Rule {n} is explained here: {legit_url}",
+    "Our new flat is near {place}, come visit some time",
+]
+EXT_PLAN = [
+    ("x_personal", EXT_PERSONAL, {"personal_data"}, 150, 0.12, False),
+    ("x_profane", EXT_PROFANE, {"profanity"}, 150, 0.25, False),
+    ("x_clean", EXT_CLEAN, set(), 400, 0.15, False),
 ]
 
 
 def generate(seed):
     """Rows in file order: rows with index % 5 == 4 (the held-out split) come from templates
-    that no other row uses, so the held-out figures measure generalisation to new phrasings."""
-    rng = random.Random(seed)
+    that no other row uses, so the held-out figures measure generalisation to new phrasings.
+    The base plan's rows come first (as the first version of this script wrote them), then the
+    extension's, each block laid out the same way."""
     seen = set()
+    return (generate_block(random.Random(seed), PLAN, seen)
+            + generate_block(random.Random(seed + 1_000_003), EXT_PLAN, seen))
+
+
+def generate_block(rng, plan, seen):
+    """The rows of one plan: four seen-template rows, then one held-out-template row, repeated."""
     pools = {"seen": [], "held_out": []}
-    for templates, labels, count, strength, spammy in PLAN:
+    for name, templates, labels, count, strength, spammy in plan:
         shuffled = list(templates)
         rng.shuffle(shuffled)
         held_out = shuffled[::5]
@@ -403,11 +487,13 @@ def generate(seed):
             made, attempts = 0, 0
             while made < n and attempts < n * 50:
                 attempts += 1
-                text = noisy(rng, fill(rng, rng.choice(group)), strength, spammy)
+                template = rng.choice(group)
+                text = noisy(rng, fill(rng, template), strength, spammy)
                 if text in seen:
                     continue
                 seen.add(text)
-                pools[pool].append((text, [int(c in labels) for c in CATEGORIES]))
+                tag = f"{name}/{templates.index(template):02d}"
+                pools[pool].append((text, [int(c in labels) for c in CATEGORIES], tag))
                 made += 1
     rng.shuffle(pools["seen"])
     rng.shuffle(pools["held_out"])
@@ -427,10 +513,10 @@ def main():
     args = parser.parse_args()
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["text"] + CATEGORIES)
+    writer.writerow(["text"] + CATEGORIES + ["group"])
     rows = generate(args.seed)
-    for text, labels in rows:
-        writer.writerow([text] + labels)
+    for text, labels, group in rows:
+        writer.writerow([text] + labels + [group])
     with open(args.out, "w", encoding="utf-8", newline="") as f:
         f.write(buf.getvalue())
     counts = [sum(r[1][i] for r in rows) for i in range(len(CATEGORIES))]

@@ -43,7 +43,17 @@
 //! 4. `"s" + "caps"` when the word had at least two letters, all upper case before folding
 //!    (ASCII and Latin-1 letters count).
 //!
-//! and `"s" + "bang"` for each run of `!`. The prefixes (`w`, `b`, `c`, `s`) keep the kinds of
+//! and `"s" + "bang"` for each run of `!`, and two shape features for contact details, whose
+//! words alone (`jane`, `doeaexample`, `###`) say little:
+//!
+//! - `"s" + "email"` when a word with letters that has an `@` after its first character is
+//!   ended by `.` and the next character is a letter or digit (`jane.doe@example.com`: the word
+//!   `doe@example`, then `.c`); once per such word;
+//! - `"s" + "phone"` once a run of consecutive words without letters holds seven or more digits
+//!   (`555-014-2287`, `+44 7700 900123`); once per run. A word with letters or a pictograph
+//!   ends the run.
+//!
+//! The prefixes (`w`, `b`, `c`, `s`) keep the kinds of
 //! feature apart. Each feature string is hashed with 32-bit FNV-1a over its UTF-8 bytes
 //! (offset basis `0x811C9DC5`, prime `0x01000193`; `fnv1a32("a") = 0xE40C292C`) and mapped to
 //! one of `2^bits` buckets by xor-folding, as the FNV authors recommend for power-of-two
@@ -59,6 +69,9 @@ pub const MIN_BUCKET_BITS: u8 = 4;
 pub const MAX_BUCKET_BITS: u8 = 20;
 /// The bucket count used by `mote train moderation` unless told otherwise: `2^12`.
 pub const DEFAULT_BUCKET_BITS: u8 = 12;
+
+/// Digits in a run of letterless words that make it a phone number (`sphone`).
+const PHONE_DIGITS: u8 = 7;
 
 const FNV_OFFSET: u32 = 0x811C_9DC5;
 const FNV_PRIME: u32 = 0x0100_0193;
@@ -81,7 +94,13 @@ pub const fn fnv1a32(bytes: &[u8]) -> u32 {
     fnv1a32_continue(FNV_OFFSET, bytes)
 }
 
+/// FNV-1a over `c`'s UTF-8 bytes; an ASCII character is its one byte, hashed without encoding
+/// (the featurizer's hot path: most characters of most messages).
 fn hash_char(state: u32, c: char) -> u32 {
+    let code = c as u32;
+    if code < 0x80 {
+        return (state ^ code).wrapping_mul(FNV_PRIME);
+    }
     let mut buf = [0u8; 4];
     fnv1a32_continue(state, c.encode_utf8(&mut buf).as_bytes())
 }
@@ -233,6 +252,14 @@ pub struct Featurizer {
     /// FNV state after `"b" + previous word + " "`, once there was a word.
     bigram_prefix: Option<u32>,
     in_bang: bool,
+    /// The current word has an `@` after its first character, with something after it.
+    at_inside: bool,
+    /// The last word was an email candidate ended by `.`: a letter or digit next is an email.
+    email_dot: bool,
+    /// Digits in the current run of words without letters (saturating).
+    run_digits: u8,
+    /// `phone` was emitted for the current run.
+    phone_done: bool,
 }
 
 impl Featurizer {
@@ -254,6 +281,10 @@ impl Featurizer {
             upper: 0,
             bigram_prefix: None,
             in_bang: false,
+            at_inside: false,
+            email_dot: false,
+            run_digits: 0,
+            phone_done: false,
         })
     }
 
@@ -284,6 +315,9 @@ impl Featurizer {
         self.end_word(sink);
         self.bigram_prefix = None;
         self.in_bang = false;
+        self.email_dot = false;
+        self.run_digits = 0;
+        self.phone_done = false;
     }
 
     /// Features of a whole message: `push(text)` then `finish`.
@@ -332,6 +366,11 @@ impl Featurizer {
         if class != Class::Skip && class != Class::Bang {
             self.in_bang = false;
         }
+        if class != Class::Skip && core::mem::take(&mut self.email_dot) {
+            if let Class::Letter { .. } | Class::Digit(_) = class {
+                self.emit_str(b"semail", sink);
+            }
+        }
         match class {
             Class::Skip => {}
             Class::Letter { c, upper } => {
@@ -349,6 +388,9 @@ impl Featurizer {
                 self.store((b'0' + d) as char);
             }
             Class::Symbol(s) => {
+                if s == '@' && self.word_len > 0 {
+                    self.at_inside = true;
+                }
                 self.store(s);
             }
             Class::Pictograph(p) => {
@@ -364,7 +406,13 @@ impl Featurizer {
                     self.emit_str(b"sbang", sink);
                 }
             }
-            Class::Separator => self.end_word(sink),
+            Class::Separator => {
+                let email = self.has_letter
+                    && self.at_inside
+                    && self.word.get(usize::from(self.word_len).wrapping_sub(1)) != Some(&'@');
+                self.end_word(sink);
+                self.email_dot = email && c == '.';
+            }
         }
     }
 
@@ -445,6 +493,20 @@ impl Featurizer {
         if self.letters >= 2 && self.upper == self.letters {
             self.emit_str(b"scaps", sink);
         }
+        if self.has_letter {
+            self.run_digits = 0;
+            self.phone_done = false;
+        } else {
+            let digits = word.iter().filter(|&&c| c == '#').count();
+            self.run_digits = self
+                .run_digits
+                .saturating_add(u8::try_from(digits).unwrap_or(u8::MAX));
+            if self.run_digits >= PHONE_DIGITS && !self.phone_done {
+                self.phone_done = true;
+                self.emit_str(b"sphone", sink);
+            }
+        }
+        self.at_inside = false;
         self.word_len = 0;
         self.has_letter = false;
         self.letters = 0;
@@ -534,6 +596,26 @@ mod tests {
     }
 
     #[test]
+    fn hash_char_is_fnv_over_the_utf8_bytes() {
+        for c in [
+            'a',
+            '\0',
+            '\u{7F}',
+            '\u{80}',
+            'é',
+            'ω',
+            '€',
+            '💰',
+            '\u{10FFFF}',
+        ] {
+            let mut buf = [0u8; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            assert_eq!(hash_char(FNV_OFFSET, c), fnv1a32(bytes), "{c:?}");
+            assert_eq!(hash_char(7, c), fnv1a32_continue(7, bytes), "{c:?}");
+        }
+    }
+
+    #[test]
     fn hand_checked_features() {
         // "Hi!" -> word "hi": unigram, trigrams "<hi", "hi>", then one bang.
         let bits = DEFAULT_BUCKET_BITS;
@@ -561,6 +643,66 @@ mod tests {
         assert_eq!(run(b"A").buckets, expected);
         assert!(run(b"").buckets.is_empty());
         assert!(run(b" ... ").buckets.is_empty());
+    }
+
+    /// How often the flag feature `name` (e.g. `"semail"`) fires on `text` (20 bucket bits, so
+    /// no other feature of these short texts shares its bucket).
+    fn flag_count(text: &str, name: &str) -> usize {
+        let mut f = Featurizer::new(20).unwrap();
+        let mut out = Vec::new();
+        f.featurize(text.as_bytes(), &mut |b| out.push(b));
+        let target = bucket(20, name);
+        out.iter().filter(|&&b| b == target).count()
+    }
+
+    #[test]
+    fn email_addresses_are_flagged() {
+        for text in [
+            "write to jane.doe@example.com now",
+            "jane_doe@mail.example",
+            "MARIA42@EXAMPLE.ORG",
+            "ivan@inbox.example.net",
+            "a@b.c",
+        ] {
+            assert_eq!(flag_count(text, "semail"), 1, "{text}");
+        }
+        assert_eq!(flag_count("a@b.c and x@y.z", "semail"), 2);
+        for text in [
+            "pl3@se send it",
+            "cr@p. ok",
+            "send it by email please",
+            "@sam. hi",
+            "me@. x",
+            "meet @ 5.30",
+            "doe@example",
+        ] {
+            assert_eq!(flag_count(text, "semail"), 0, "{text}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers_are_flagged() {
+        for text in [
+            "call 555-014-2287",
+            "(555) 014 2287 after six",
+            "+44 7700 900123",
+            "07700 900123",
+            "5550142287",
+            "555.014.2287!",
+        ] {
+            assert_eq!(flag_count(text, "sphone"), 1, "{text}");
+        }
+        assert_eq!(flag_count("555 0142 or else 555 0199", "sphone"), 2);
+        for text in [
+            "room 12 at 8:30",
+            "final score 3 to 2",
+            "$1000 voucher",
+            "5,000 a week",
+            "555 then 0142",
+            "call me after six",
+        ] {
+            assert_eq!(flag_count(text, "sphone"), 0, "{text}");
+        }
     }
 
     #[test]

@@ -137,6 +137,7 @@ pub fn run(args: Args) -> Result {
         categories: policy.categories.iter().map(|c| c.name.clone()).collect(),
         texts,
         labels: labels[0].clone(),
+        groups: Vec::new(),
     };
     let rates = flip_rates(&labels, policy.categories.len());
     if formats.len() > 1 {

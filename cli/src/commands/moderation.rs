@@ -3,7 +3,7 @@
 use super::Result;
 use mote_exporter::moderation::{export_moderation, ModerationExportOptions, ModerationReport};
 use mote_train::moderation::classifier::{
-    self, CategoryScores, ClassifierConfig, ModerationModel, TEST_FOLD,
+    self, CategoryScores, ClassifierConfig, ModerationModel, CALIBRATION_FOLDS, TEST_FOLD,
 };
 use mote_train::moderation::teacher::LabelProvenance;
 use mote_train::moderation::{Messages, Policy};
@@ -16,7 +16,9 @@ pub struct TrainArgs {
     #[arg(long)]
     policy: PathBuf,
     /// Labelled messages: CSV or JSONL with a `text` column and one 0/1 column per policy
-    /// category. Rows with index % 5 in 0..=2 train, 3 calibrates thresholds, 4 is held out.
+    /// category, and optionally a `group` column (template or source) that calibration keeps
+    /// together. Rows with index % 5 == 4 are held out, the rest train; thresholds are
+    /// calibrated on out-of-fold scores of the training rows.
     #[arg(long)]
     data: PathBuf,
     /// Where to write the model (safetensors; see train/src/moderation/model_file.rs); its
@@ -44,6 +46,9 @@ pub struct TrainArgs {
     /// L2 weight decay on embeddings and weights.
     #[arg(long, default_value_t = 1e-5)]
     weight_decay: f64,
+    /// Standard deviation of the initial embedding values.
+    #[arg(long, default_value_t = classifier::INIT_SCALE)]
+    init_scale: f64,
     /// Do not weight positives by negatives / positives.
     #[arg(long)]
     no_class_weighting: bool,
@@ -229,20 +234,30 @@ pub fn run_train(args: TrainArgs) -> Result {
         batch_size: args.batch_size,
         learning_rate: args.lr,
         weight_decay: args.weight_decay,
+        init_scale: args.init_scale,
         class_weighting: !args.no_class_weighting,
         seed: args.seed,
     };
     let (bar, mut on_epoch) = super::train::progress_bar(cfg.epochs);
     let trained = classifier::train(&policy, &policy_text, &messages, &cfg, &mut on_epoch)?;
     bar.finish();
-    outln!("calibration (rows with index % 5 == 3):");
+    outln!(
+        "calibration (out-of-fold scores of the training rows, {CALIBRATION_FOLDS} folds{}):",
+        if messages.groups.len() == messages.len() {
+            " by group"
+        } else {
+            ""
+        }
+    );
     for (c, cal) in policy.categories.iter().zip(&trained.calibration) {
         outln!(
-            "  {:<16} threshold {:.4}  precision {:.4} (target {})  recall {:.4}{}",
+            "  {:<16} threshold {:.4}  precision {:.4} (target {}, {}% bound {:.4})  recall {:.4}{}",
             c.name,
             cal.threshold,
             cal.precision,
             c.target_precision,
+            classifier::BOUND_CONFIDENCE * 100.0,
+            cal.precision_bound,
             cal.recall,
             if cal.reached {
                 ""

@@ -5,8 +5,9 @@
 //! the code the device runs), the features the mean of their learned embedding vectors, that
 //! vector passes a ReLU MLP whose outputs are one logit per category. Training minimises
 //! binary cross-entropy with positive examples weighted by `negatives / positives` per category
-//! (class weighting), with Adam. Rows split by the project rule: `i % 5` in `0..=2` train,
-//! `i % 5 == 3` calibrates the thresholds, `i % 5 == 4` is held out for evaluation.
+//! (class weighting), with Adam. Rows split by the project rule: `i % 5 == 4` is held out for
+//! evaluation, the rest train; thresholds are calibrated on out-of-fold scores of the training
+//! rows, folds grouped by template (see [`train`]).
 
 use super::messages::Messages;
 use super::policy::Policy;
@@ -20,12 +21,15 @@ use crate::train::EpochReport;
 use mote_runtime::text::Featurizer;
 use std::collections::BTreeMap;
 
-/// Folds (row index `% 5`) the classifier trains on.
-pub const TRAIN_FOLDS: [usize; 3] = [0, 1, 2];
-/// The fold that calibrates thresholds.
-pub const CALIBRATION_FOLD: usize = 3;
+/// Folds (row index `% 5`) the classifier trains on: all but the held-out one.
+pub const TRAIN_FOLDS: [usize; 4] = [0, 1, 2, 3];
+/// Folds of the training rows whose out-of-fold scores calibrate the thresholds.
+pub const CALIBRATION_FOLDS: usize = 5;
 /// The held-out fold of the project-wide split.
 pub const TEST_FOLD: usize = 4;
+
+/// Default [`ClassifierConfig::init_scale`].
+pub const INIT_SCALE: f64 = 1.0;
 
 /// Hyperparameters of [`train`].
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +48,10 @@ pub struct ClassifierConfig {
     pub learning_rate: f64,
     /// L2 coefficient on the MLP weights and the embeddings.
     pub weight_decay: f64,
+    /// Standard deviation of the initial embedding values. Buckets no training message uses
+    /// keep their initial vectors, so a large scale makes unseen words push a message's score
+    /// around at random; a small one lets them fade into the mean.
+    pub init_scale: f64,
     /// Weight positives by `negatives / positives` per category.
     pub class_weighting: bool,
     /// Seed of initialisation and shuffling.
@@ -60,6 +68,7 @@ impl Default for ClassifierConfig {
             batch_size: 32,
             learning_rate: 5e-3,
             weight_decay: 1e-5,
+            init_scale: INIT_SCALE,
             class_weighting: true,
             seed: 0,
         }
@@ -271,49 +280,117 @@ pub struct Calibration {
     pub threshold: f32,
     /// Precision on the calibration messages at that threshold.
     pub precision: f64,
+    /// The lower confidence bound on that precision (see [`calibrate`]).
+    pub precision_bound: f64,
     /// Recall on the calibration messages at that threshold.
     pub recall: f64,
-    /// Whether the policy's target precision was reached.
+    /// Whether the precision reached the policy's target.
     pub reached: bool,
 }
 
+/// Bootstrap replicates behind [`calibrate`]'s precision bound.
+pub const BOOTSTRAP_REPLICATES: usize = 400;
+/// One-sided confidence of [`calibrate`]'s precision bound.
+pub const BOUND_CONFIDENCE: f64 = 0.9;
+
 /// The threshold with the highest recall whose precision on (`scores`, `labels`) reaches
 /// `target`, and among those the highest precision; when none reaches `target`, the one with
-/// the best precision. Thresholds sit halfway between
-/// consecutive distinct scores, so that the calibration set's decisions are not on a knife edge.
-pub fn calibrate(scores: &[f32], labels: &[bool], target: f64) -> Calibration {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
+/// the best precision (ties to the most recall). Thresholds sit halfway between consecutive
+/// distinct scores, so that the calibration set's decisions are not on a knife edge.
+///
+/// With the threshold comes a lower confidence bound on its precision, to report how sure the
+/// figure is. Errors come in clusters: every message written from one template (or taken from
+/// one thread) is scored alike, so the precision of a few hundred messages is really the
+/// precision of a few dozen groups. The bound is therefore a cluster bootstrap: `groups[i]`
+/// names message `i`'s group, [`BOOTSTRAP_REPLICATES`] resamples draw groups with replacement
+/// (seeded by `seed`), and the bound is the `1 − `[`BOUND_CONFIDENCE`] quantile of the
+/// precision over them (a replicate that predicts nothing counts as precision 1). Give every
+/// message its own group when messages are independent. (Choosing the threshold by the bound
+/// instead was tried: with a few dozen groups the bound reaches a 0.9 target only at the very
+/// top for some seeds, leaving a category with no recall at all.)
+pub fn calibrate(
+    scores: &[f32],
+    labels: &[bool],
+    groups: &[usize],
+    target: f64,
+    seed: u64,
+) -> Calibration {
+    let n = scores.len().min(labels.len()).min(groups.len());
+    let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let positives = labels.iter().filter(|&&l| l).count();
-    let mut best: Option<(usize, f64, f64)> = None; // (cut, precision, recall)
-    let mut fallback: Option<(usize, f64, f64)> = None;
-    let mut tp = 0;
-    for (k, &i) in order.iter().enumerate() {
-        tp += usize::from(labels[i]);
-        // Only cut between distinct scores.
-        if order.get(k + 1).is_some_and(|&j| scores[j] == scores[i]) {
-            continue;
+    // Cuts between distinct scores: the number of top messages predicted positive.
+    let cuts: Vec<usize> = (0..n)
+        .filter(|&k| {
+            order
+                .get(k + 1)
+                .is_none_or(|&j| scores[j] != scores[order[k]])
+        })
+        .map(|k| k + 1)
+        .collect();
+    let group_count = groups.iter().take(n).max().map_or(0, |&g| g + 1);
+    let mut rng = Rng::new(seed ^ 0x626F_6F74);
+    let mut bounds_at: Vec<Vec<f64>> = vec![Vec::with_capacity(BOOTSTRAP_REPLICATES); cuts.len()];
+    let mut weight = vec![0u32; group_count];
+    for _ in 0..BOOTSTRAP_REPLICATES {
+        weight.iter_mut().for_each(|w| *w = 0);
+        for _ in 0..group_count {
+            weight[rng.below(group_count as u64) as usize] += 1;
         }
-        let precision = tp as f64 / (k + 1) as f64;
+        let (mut tp, mut predicted, mut k) = (0u64, 0u64, 0usize);
+        for (c, &cut) in cuts.iter().enumerate() {
+            while k < cut {
+                let i = order[k];
+                let w = u64::from(weight[groups[i]]);
+                predicted += w;
+                tp += if labels[i] { w } else { 0 };
+                k += 1;
+            }
+            bounds_at[c].push(if predicted == 0 {
+                1.0
+            } else {
+                tp as f64 / predicted as f64
+            });
+        }
+    }
+    let quantile = |v: &mut Vec<f64>| -> f64 {
+        v.sort_by(f64::total_cmp);
+        let at = ((1.0 - BOUND_CONFIDENCE) * v.len() as f64).floor() as usize;
+        v.get(at.min(v.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(1.0)
+    };
+    let positives = labels.iter().take(n).filter(|&&l| l).count();
+    let mut best: Option<(usize, f64, f64, f64)> = None; // (cut, precision, bound, recall)
+    let mut fallback: Option<(usize, f64, f64, f64)> = None;
+    let mut tp = 0;
+    let mut k = 0;
+    for (c, &cut) in cuts.iter().enumerate() {
+        while k < cut {
+            tp += usize::from(labels[order[k]]);
+            k += 1;
+        }
+        let precision = tp as f64 / cut as f64;
         let recall = if positives == 0 {
             1.0
         } else {
             tp as f64 / positives as f64
         };
+        let bound = quantile(&mut bounds_at[c]);
         // Recall only grows with the cut: the first cut reaching a new recall has the best
         // precision for it.
-        if precision >= target && best.is_none_or(|(_, _, r)| recall > r) {
-            best = Some((k + 1, precision, recall));
+        if precision >= target && best.is_none_or(|(_, _, _, r)| recall > r) {
+            best = Some((cut, precision, bound, recall));
         }
-        if fallback.is_none_or(|(_, p, _)| precision > p) {
-            fallback = Some((k + 1, precision, recall));
+        if fallback.is_none_or(|(_, p, _, _)| precision >= p) {
+            fallback = Some((cut, precision, bound, recall));
         }
     }
     let reached = best.is_some();
-    let Some((cut, precision, recall)) = best.or(fallback) else {
+    let Some((cut, precision, precision_bound, recall)) = best.or(fallback) else {
         return Calibration {
             threshold: 0.5,
             precision: 1.0,
+            precision_bound: 1.0,
             recall: 1.0,
             reached: true,
         };
@@ -326,6 +403,7 @@ pub fn calibrate(scores: &[f32], labels: &[bool], target: f64) -> Calibration {
     Calibration {
         threshold,
         precision,
+        precision_bound,
         recall,
         reached,
     }
@@ -393,56 +471,70 @@ pub struct Trained {
     pub calibration: Vec<Calibration>,
 }
 
-/// Trains a classifier for `policy` on `messages` (whose categories must be the policy's):
-/// folds [`TRAIN_FOLDS`] train, [`CALIBRATION_FOLD`] sets the thresholds.
+/// The calibration fold (`0..CALIBRATION_FOLDS`) of each of `rows`.
 ///
-/// Errors when the categories differ, a fold is empty or the config is unusable.
-pub fn train(
-    policy: &Policy,
-    policy_text: &str,
+/// With groups ([`Messages::groups`]) a group's rows share a fold: groups are shuffled with
+/// `seed`, ordered by the labels of their first row and dealt round-robin, so every fold holds
+/// groups of every label combination and calibration scores come from unseen phrasings. Without
+/// groups the rows are dealt round-robin.
+pub fn calibration_folds(messages: &Messages, rows: &[usize], seed: u64) -> Vec<usize> {
+    if messages.groups.len() != messages.len() {
+        return (0..rows.len()).map(|k| k % CALIBRATION_FOLDS).collect();
+    }
+    let mut groups: Vec<(&str, &[bool])> = Vec::new();
+    for &i in rows {
+        let g = messages.groups[i].as_str();
+        if !groups.iter().any(|(name, _)| *name == g) {
+            groups.push((g, &messages.labels[i]));
+        }
+    }
+    let mut rng = Rng::new(seed ^ 0x6361_6C69);
+    rng.shuffle(&mut groups);
+    // A stable sort keeps the shuffled order within a label combination.
+    groups.sort_by(|a, b| a.1.cmp(b.1));
+    let fold_of: BTreeMap<&str, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| (*name, k % CALIBRATION_FOLDS))
+        .collect();
+    rows.iter()
+        .map(|&i| {
+            fold_of
+                .get(messages.groups[i].as_str())
+                .copied()
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// Per row of `rows`, the index of its group in order of first appearance (each row its own
+/// group when the messages have none).
+fn group_indices(messages: &Messages, rows: &[usize]) -> Vec<usize> {
+    if messages.groups.len() != messages.len() {
+        return (0..rows.len()).collect();
+    }
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    rows.iter()
+        .map(|&i| {
+            let next = index.len();
+            *index.entry(messages.groups[i].as_str()).or_insert(next)
+        })
+        .collect()
+}
+
+/// Embeddings and MLP layers fitted to `rows` of `messages`.
+fn fit(
     messages: &Messages,
+    bags: &[Vec<(u32, f64)>],
+    rows: &[usize],
     cfg: &ClassifierConfig,
     on_epoch: &mut dyn FnMut(&EpochReport),
-) -> Result<Trained, String> {
-    if messages.categories != policy.category_names() {
-        return Err(format!(
-            "the messages' categories ({}) are not the policy's ({})",
-            messages.categories.join(", "),
-            policy.category_names().join(", ")
-        ));
-    }
-    Featurizer::new(cfg.bucket_bits).map_err(|_| {
-        format!(
-            "bucket bits must be in {}..={}, got {}",
-            mote_runtime::text::MIN_BUCKET_BITS,
-            mote_runtime::text::MAX_BUCKET_BITS,
-            cfg.bucket_bits
-        )
-    })?;
-    if cfg.embedding_dim == 0 || cfg.batch_size == 0 || cfg.hidden.contains(&0) {
-        return Err("embedding dimension, batch size and hidden widths must be positive".into());
-    }
-    let train_rows = messages.folds(&TRAIN_FOLDS);
-    let calibration_rows = messages.folds(&[CALIBRATION_FOLD]);
-    if train_rows.is_empty() || calibration_rows.is_empty() {
-        return Err(format!(
-            "need messages in the training and calibration folds; have {}",
-            messages.len()
-        ));
-    }
-    let categories = policy.categories.len();
-    let bags: Vec<Vec<(u32, f64)>> = messages
-        .texts
-        .iter()
-        .map(|t| bag(cfg.bucket_bits, t))
-        .collect();
+) -> (Vec<f32>, Vec<DenseLayer>, f64) {
+    let categories = messages.categories.len();
     let pos_weight: Vec<f64> = (0..categories)
         .map(|c| {
-            let pos = train_rows
-                .iter()
-                .filter(|&&i| messages.labels[i][c])
-                .count();
-            let neg = train_rows.len() - pos;
+            let pos = rows.iter().filter(|&&i| messages.labels[i][c]).count();
+            let neg = rows.len() - pos;
             if cfg.class_weighting && pos > 0 {
                 neg as f64 / pos as f64
             } else {
@@ -454,10 +546,16 @@ pub fn train(
     let mut rng = Rng::new(cfg.seed);
     let buckets = 1usize << cfg.bucket_bits;
     let d = cfg.embedding_dim;
-    let mut embedding = Matrix::new(buckets, d, (0..buckets * d).map(|_| rng.normal()).collect());
+    let mut embedding = Matrix::new(
+        buckets,
+        d,
+        (0..buckets * d)
+            .map(|_| cfg.init_scale * rng.normal())
+            .collect(),
+    );
     let mut mlp = Mlp::new(d, &cfg.hidden, categories, Activation::Relu, &mut rng);
     let mut optimizer = Adam::new(cfg.learning_rate);
-    let mut order = train_rows.clone();
+    let mut order = rows.to_vec();
     let mut last_loss = f64::NAN;
     for epoch in 1..=cfg.epochs {
         rng.shuffle(&mut order);
@@ -534,34 +632,122 @@ pub fn train(
             activation: l.activation,
         })
         .collect();
+    let embedding = embedding.data.iter().map(|&v| v as f32).collect();
+    (embedding, layers, last_loss)
+}
+
+/// Trains a classifier for `policy` on `messages` (whose categories must be the policy's).
+///
+/// The rows of [`TRAIN_FOLDS`] train the model. Thresholds are calibrated on out-of-fold
+/// scores: the training rows are cut into [`CALIBRATION_FOLDS`] folds (whole groups per fold,
+/// see [`calibration_folds`]), a model with the same settings is trained without each fold and
+/// scores it, and each category's threshold is [`calibrate`]d on those scores. So every
+/// calibration score, like a held-out or deployment score, comes from a model that never saw
+/// that message's phrasing; thresholds picked on the final model's own training rows would see
+/// precision 1.0 everywhere. `on_epoch` follows the final model's training.
+///
+/// Errors when the categories differ, a fold is empty or the config is unusable.
+pub fn train(
+    policy: &Policy,
+    policy_text: &str,
+    messages: &Messages,
+    cfg: &ClassifierConfig,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Trained, String> {
+    if messages.categories != policy.category_names() {
+        return Err(format!(
+            "the messages' categories ({}) are not the policy's ({})",
+            messages.categories.join(", "),
+            policy.category_names().join(", ")
+        ));
+    }
+    Featurizer::new(cfg.bucket_bits).map_err(|_| {
+        format!(
+            "bucket bits must be in {}..={}, got {}",
+            mote_runtime::text::MIN_BUCKET_BITS,
+            mote_runtime::text::MAX_BUCKET_BITS,
+            cfg.bucket_bits
+        )
+    })?;
+    if cfg.embedding_dim == 0 || cfg.batch_size == 0 || cfg.hidden.contains(&0) {
+        return Err("embedding dimension, batch size and hidden widths must be positive".into());
+    }
+    let train_rows = messages.folds(&TRAIN_FOLDS);
+    let folds = calibration_folds(messages, &train_rows, cfg.seed);
+    let fold_sizes: Vec<usize> = (0..CALIBRATION_FOLDS)
+        .map(|k| folds.iter().filter(|&&f| f == k).count())
+        .collect();
+    if fold_sizes.contains(&0) || fold_sizes.contains(&train_rows.len()) {
+        return Err(format!(
+            "need training messages in all {CALIBRATION_FOLDS} calibration folds (and in more \
+             than one group); have {} messages, {} training rows per fold",
+            messages.len(),
+            fold_sizes
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
+        ));
+    }
+    let categories = policy.categories.len();
+    let bags: Vec<Vec<(u32, f64)>> = messages
+        .texts
+        .iter()
+        .map(|t| bag(cfg.bucket_bits, t))
+        .collect();
     let mut model = ModerationModel {
         policy: policy.clone(),
         policy_text: policy_text.to_string(),
         bucket_bits: cfg.bucket_bits,
-        embedding_dim: d,
-        embedding: embedding.data.iter().map(|&v| v as f32).collect(),
-        layers,
+        embedding_dim: cfg.embedding_dim,
+        embedding: Vec::new(),
+        layers: Vec::new(),
         thresholds: vec![0.5; categories],
         meta: BTreeMap::new(),
     };
-    let calibration_set = messages.subset(&calibration_rows);
-    let probabilities: Vec<Vec<f32>> = calibration_set
-        .texts
-        .iter()
-        .map(|t| model.probabilities(t))
-        .collect();
+
+    // Out-of-fold scores of every training row.
+    let mut out_of_fold = vec![Vec::new(); train_rows.len()];
+    for k in 0..CALIBRATION_FOLDS {
+        let fit_rows: Vec<usize> = train_rows
+            .iter()
+            .zip(&folds)
+            .filter(|&(_, &f)| f != k)
+            .map(|(&i, _)| i)
+            .collect();
+        let (embedding, layers, _) = fit(messages, &bags, &fit_rows, cfg, &mut |_| {});
+        model.embedding = embedding;
+        model.layers = layers;
+        for ((&i, &f), slot) in train_rows.iter().zip(&folds).zip(&mut out_of_fold) {
+            if f == k {
+                *slot = model.probabilities(&messages.texts[i]);
+            }
+        }
+    }
+    let groups = group_indices(messages, &train_rows);
     let calibration: Vec<Calibration> = policy
         .categories
         .iter()
         .enumerate()
         .map(|(c, category)| {
-            let scores: Vec<f32> = probabilities.iter().map(|p| p[c]).collect();
-            let labels: Vec<bool> = calibration_set.labels.iter().map(|l| l[c]).collect();
-            calibrate(&scores, &labels, category.target_precision)
+            let scores: Vec<f32> = out_of_fold.iter().map(|p| p[c]).collect();
+            let labels: Vec<bool> = train_rows.iter().map(|&i| messages.labels[i][c]).collect();
+            calibrate(
+                &scores,
+                &labels,
+                &groups,
+                category.target_precision,
+                cfg.seed,
+            )
         })
         .collect();
+
+    let (embedding, layers, last_loss) = fit(messages, &bags, &train_rows, cfg, on_epoch);
+    model.embedding = embedding;
+    model.layers = layers;
     model.thresholds = calibration.iter().map(|c| c.threshold).collect();
     let hidden: Vec<String> = cfg.hidden.iter().map(usize::to_string).collect();
+    let grouped = messages.groups.len() == messages.len();
     let meta = [
         (
             "trainer",
@@ -573,12 +759,25 @@ pub fn train(
         ("batch_size", cfg.batch_size.to_string()),
         ("learning_rate", cfg.learning_rate.to_string()),
         ("weight_decay", cfg.weight_decay.to_string()),
+        ("init_scale", cfg.init_scale.to_string()),
         ("class_weighting", cfg.class_weighting.to_string()),
         ("seed", cfg.seed.to_string()),
         ("final_loss", last_loss.to_string()),
         ("data_fingerprint", messages.fingerprint()),
         ("train_rows", train_rows.len().to_string()),
-        ("calibration_rows", calibration_rows.len().to_string()),
+        (
+            "calibration",
+            format!(
+                "{CALIBRATION_FOLDS}-fold out-of-fold scores of the training rows{}; \
+                 precision bound: {BOOTSTRAP_REPLICATES}-replicate cluster bootstrap, \
+                 {BOUND_CONFIDENCE} one-sided",
+                if grouped {
+                    ", folds and clusters by group"
+                } else {
+                    ""
+                }
+            ),
+        ),
         (
             "label_counts",
             messages
@@ -638,23 +837,50 @@ mod tests {
 
     #[test]
     fn calibration_reaches_the_target_with_most_recall() {
+        // Separable: every positive above every negative; the cut falls between them.
         let scores = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3];
-        let labels = [true, true, false, true, true, false, false, true];
-        // Top 5: 4 of 5 positive (0.8); top 2: 1.0.
-        let c = calibrate(&scores, &labels, 0.8);
-        assert!(c.reached);
-        assert!((c.threshold - 0.55).abs() < 1e-6, "{c:?}");
-        assert_eq!((c.precision, c.recall), (0.8, 0.8));
-        let c = calibrate(&scores, &labels, 0.95);
-        assert!((c.threshold - 0.85).abs() < 1e-6, "{c:?}");
-        assert_eq!(c.recall, 0.4);
-        // Unreachable: the best precision, flagged.
-        let c = calibrate(&[0.9, 0.8], &[false, true], 1.0);
+        let labels = [true, true, true, true, false, false, false, false];
+        let own: Vec<usize> = (0..8).collect();
+        let c = calibrate(&scores, &labels, &own, 0.9, 0);
+        assert!(c.reached, "{c:?}");
+        assert!((c.threshold - 0.65).abs() < 1e-6, "{c:?}");
+        assert_eq!((c.precision, c.precision_bound, c.recall), (1.0, 1.0, 1.0));
+        // Unreachable: the best bound (ties to the most recall), flagged.
+        let c = calibrate(&[0.9, 0.8], &[false, true], &[0, 1], 1.0, 0);
         assert!(!c.reached, "{c:?}");
         assert_eq!((c.precision, c.recall), (0.5, 1.0));
-        let c = calibrate(&[0.9, 0.9], &[false, true], 0.9);
+        let c = calibrate(&[0.9, 0.9], &[false, true], &[0, 1], 0.9, 0);
         assert!(!c.reached);
         assert_eq!(c.precision, 0.5);
+    }
+
+    /// 36 positives in 18 pairs, then 4 negatives, then 4 more positives: precision 0.9 over
+    /// all 44, so a target of 0.85 takes them all. When the 4 negatives are one template the
+    /// precision bound is lower than when they are independent.
+    #[test]
+    fn clustered_errors_lower_the_bound() {
+        let n = 44;
+        let scores: Vec<f32> = (0..n).map(|i| 1.0 - i as f32 / 64.0).collect();
+        let labels: Vec<bool> = (0..n).map(|i| !(36..40).contains(&i)).collect();
+        let own: Vec<usize> = (0..n).collect();
+        let pairs: Vec<usize> = (0..n)
+            .map(|i| match i {
+                0..36 => i / 2,
+                36..40 => 18,
+                _ => 19 + (i - 40) / 2,
+            })
+            .collect();
+        let independent = calibrate(&scores, &labels, &own, 0.85, 1);
+        let grouped = calibrate(&scores, &labels, &pairs, 0.85, 1);
+        for c in [independent, grouped] {
+            assert!(c.reached, "{c:?}");
+            assert_eq!(c.recall, 1.0, "{c:?}");
+            assert!((c.precision - 40.0 / 44.0).abs() < 1e-12, "{c:?}");
+        }
+        assert!(independent.precision_bound >= 0.85, "{independent:?}");
+        assert!(grouped.precision_bound < 0.85, "{grouped:?}");
+        // The same seed gives the same answer.
+        assert_eq!(calibrate(&scores, &labels, &pairs, 0.85, 1), grouped);
     }
 
     #[test]
@@ -706,7 +932,7 @@ mod tests {
             ..ClassifierConfig::default()
         };
         let trained = train(&policy, &text, &messages, &cfg, &mut |_| {}).unwrap();
-        let seen = messages.subset(&messages.folds(&[CALIBRATION_FOLD]));
+        let seen = messages.subset(&messages.folds(&TRAIN_FOLDS));
         for (c, s) in policy.categories.iter().zip(trained.model.evaluate(&seen)) {
             assert!(s.f1() > 0.9, "{}: {s:?}", c.name);
         }

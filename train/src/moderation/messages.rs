@@ -13,6 +13,8 @@ use std::path::Path;
 
 /// Names accepted for the text column, in order of preference.
 pub const TEXT_COLUMNS: [&str; 2] = ["text", "comment_text"];
+/// Name of the optional column that groups messages (see [`Messages::groups`]).
+pub const GROUP_COLUMN: &str = "group";
 
 /// Messages with one label per policy category.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -23,6 +25,12 @@ pub struct Messages {
     pub texts: Vec<String>,
     /// Per message, one 0/1 label per category.
     pub labels: Vec<Vec<bool>>,
+    /// Per message, the group it belongs to (the optional column [`GROUP_COLUMN`]: the
+    /// template a generated message was written from, the thread or source of a real one), or
+    /// empty when the file has no such column. Threshold calibration keeps a group's messages
+    /// in one fold, so that calibration scores, like the held-out split, come from phrasings
+    /// the model did not train on.
+    pub groups: Vec<String>,
 }
 
 /// Why a messages file could not be loaded; lines are 1-based and count the header.
@@ -342,6 +350,7 @@ impl Messages {
         let (_, header) = records.next().ok_or(MessagesError::Empty)?;
         let names: Vec<String> = header.iter().map(|n| n.trim().to_string()).collect();
         let (text_column, columns) = map_columns(&names, policy)?;
+        let group_column = names.iter().position(|n| n == GROUP_COLUMN);
         let mut out = Messages {
             categories: policy.categories.iter().map(|c| c.name.clone()).collect(),
             ..Messages::default()
@@ -360,6 +369,9 @@ impl Messages {
                 .collect::<Result<Vec<_>, _>>()?;
             out.texts.push(fields[text_column].clone());
             out.labels.push(labels);
+            if let Some(g) = group_column {
+                out.groups.push(fields[g].clone());
+            }
         }
         if out.texts.is_empty() {
             return Err(MessagesError::NoRows);
@@ -409,6 +421,21 @@ impl Messages {
                 };
                 labels.push(label);
             }
+            match object.get(GROUP_COLUMN) {
+                Some(serde_json::Value::String(g)) => out.groups.push(g.clone()),
+                Some(other) => {
+                    return Err(bad(format!("{GROUP_COLUMN:?} is {other}, not a string")))
+                }
+                None if !out.groups.is_empty() => {
+                    return Err(bad(format!(
+                        "no {GROUP_COLUMN:?} while earlier lines have one"
+                    )))
+                }
+                None => {}
+            }
+            if !out.groups.is_empty() && out.groups.len() != out.texts.len() + 1 {
+                return Err(bad(format!("{GROUP_COLUMN:?} on some lines only")));
+            }
             out.texts.push(text.to_string());
             out.labels.push(labels);
         }
@@ -422,18 +449,28 @@ impl Messages {
     }
 
     /// The messages as CSV in the layout [`Messages::parse_csv`] reads: a `text` column, then one
-    /// 0/1 column per category; `\n` line ends.
+    /// 0/1 column per category, then [`GROUP_COLUMN`] when the messages have groups; `\n` line
+    /// ends.
     pub fn to_csv(&self) -> String {
         let mut out = String::from("text");
         for c in &self.categories {
             out.push(',');
             out.push_str(&csv_field(c));
         }
+        let grouped = self.groups.len() == self.texts.len() && !self.groups.is_empty();
+        if grouped {
+            out.push(',');
+            out.push_str(GROUP_COLUMN);
+        }
         out.push('\n');
-        for (text, labels) in self.texts.iter().zip(&self.labels) {
+        for (i, (text, labels)) in self.texts.iter().zip(&self.labels).enumerate() {
             out.push_str(&csv_field(text));
             for &l in labels {
                 out.push_str(if l { ",1" } else { ",0" });
+            }
+            if let Some(g) = self.groups.get(i).filter(|_| grouped) {
+                out.push(',');
+                out.push_str(&csv_field(g));
             }
             out.push('\n');
         }
@@ -468,6 +505,10 @@ impl Messages {
             categories: self.categories.clone(),
             texts: indices.iter().map(|&i| self.texts[i].clone()).collect(),
             labels: indices.iter().map(|&i| self.labels[i].clone()).collect(),
+            groups: indices
+                .iter()
+                .filter_map(|&i| self.groups.get(i).cloned())
+                .collect(),
         }
     }
 
@@ -529,6 +570,7 @@ mod tests {
                 vec![false, false],
                 vec![true, true],
             ],
+            groups: Vec::new(),
         };
         let csv = m.to_csv();
         assert!(
@@ -641,6 +683,33 @@ mod tests {
         changed.labels[3][0] = !changed.labels[3][0];
         assert_ne!(changed.fingerprint(), f);
         assert_eq!(m.subset(&[0, 1]).texts, ["m0", "m1"]);
+        assert!(m.groups.is_empty() && m.subset(&[0, 1]).groups.is_empty());
+    }
+
+    #[test]
+    fn groups_are_read_kept_in_subsets_and_written() {
+        let p = policy(&["spam"]);
+        let m = Messages::parse_csv("group,text,spam\nt1,a,1\nt2,b,0\n\"t,3\",c,0\n", &p).unwrap();
+        assert_eq!(m.groups, ["t1", "t2", "t,3"]);
+        assert_eq!(m.subset(&[2, 0]).groups, ["t,3", "t1"]);
+        let csv = m.to_csv();
+        assert!(csv.starts_with("text,spam,group\na,1,t1\n"), "{csv}");
+        assert_eq!(Messages::parse_csv(&csv, &p).unwrap(), m);
+        let jsonl = "{\"text\":\"a\",\"spam\":1,\"group\":\"g\"}\n{\"text\":\"b\",\"spam\":0,\"group\":\"h\"}\n";
+        assert_eq!(Messages::parse_jsonl(jsonl, &p).unwrap().groups, ["g", "h"]);
+        for bad in [
+            "{\"text\":\"a\",\"spam\":1,\"group\":\"g\"}\n{\"text\":\"b\",\"spam\":0}\n",
+            "{\"text\":\"a\",\"spam\":1}\n{\"text\":\"b\",\"spam\":0,\"group\":\"h\"}\n",
+            "{\"text\":\"a\",\"spam\":1,\"group\":3}\n",
+        ] {
+            assert!(
+                matches!(
+                    Messages::parse_jsonl(bad, &p),
+                    Err(MessagesError::BadJson { line: 1 | 2, .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
