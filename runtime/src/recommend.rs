@@ -312,15 +312,23 @@ impl<'a> Recommender<'a> {
         let out_len = query.len();
         let mut scores = [0i32; SCORE_BLOCK];
         let mut first_row = 0usize;
+        let mut floor = i32::MIN;
         for block in self.item_table.chunks(SCORE_BLOCK * out_len) {
             let rows = block.len() / out_len;
             let scores = scores.get_mut(..rows).ok_or(Error::ShapeMismatch)?;
             kernels::dot::scores(&query, block, scores);
-            for (k, &score) in scores.iter().enumerate() {
-                if top.is_full() && top.last().is_some_and(|worst| score <= worst.score) {
-                    continue;
-                }
+            // Most items fall at or below the worst kept score (`floor`): a tight scan skips
+            // them, one compare each. (`floor` is `i32::MIN` until `top` fills, which no score
+            // reaches: |score| < 2^22.)
+            let mut k = 0usize;
+            while let Some(found) = scores
+                .get(k..)
+                .and_then(|rest| rest.iter().position(|&score| score > floor))
+            {
+                k += found;
+                let score = scores.get(k).copied().ok_or(Error::ShapeMismatch)?;
                 let id = self.item_id(first_row + k).ok_or(Error::ShapeMismatch)?;
+                k += 1;
                 if exclude.contains(&id) {
                     continue;
                 }
@@ -334,6 +342,9 @@ impl<'a> Recommender<'a> {
                 // Cannot fail: there is room after the pop.
                 top.insert(at, Recommendation { item: id, score })
                     .map_err(|_| Error::OutputLength)?;
+                if top.is_full() {
+                    floor = top.last().map_or(i32::MIN, |worst| worst.score);
+                }
             }
             first_row += rows;
         }
