@@ -529,3 +529,65 @@ fn label_with_a_fake_teacher_then_train_on_the_labels() {
         "{stderr}"
     );
 }
+
+#[test]
+fn rec_export_and_run_map_blob_ids_back_to_csv_item_ids() {
+    let dir = scratch("rec_run");
+    let blob = dir.join("rec.mote");
+    ok(&[
+        "rec",
+        "export",
+        "--blob",
+        s(&blob),
+        "--users",
+        "400",
+        "--steps",
+        "30",
+        "--tower-steps",
+        "60",
+        "--recall-users",
+        "50",
+        "--max-users",
+        "100",
+    ]);
+    // The item map beside the blob: blob id -> the CSV's (here the simulator's) item id.
+    let map_text = std::fs::read_to_string(dir.join("rec.mote.items.csv")).unwrap();
+    let map: std::collections::HashMap<String, String> = map_text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1].to_string(), f[2].to_string())
+        })
+        .collect();
+    assert!(map.len() > 100 && map.contains_key("m0"), "{}", map.len());
+    let histories = dir.join("histories.csv");
+    std::fs::write(&histories, "m0,m1,p3\n\nm2\n").unwrap();
+    let stdout = ok(&["run", s(&blob), "--input", s(&histories)]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    for (line, history) in lines.iter().zip([&["m0", "m1", "p3"][..], &[], &["m2"]]) {
+        let top: Vec<(&str, i32)> = line
+            .split(',')
+            .map(|pair| {
+                let (item, score) = pair.split_once(':').unwrap();
+                (item, score.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(top.len(), 10, "{line}");
+        assert!(
+            top.iter().all(|(item, _)| map.contains_key(*item)),
+            "{line}"
+        );
+        assert!(
+            top.iter().all(|(item, _)| !history.contains(item)),
+            "{line}"
+        );
+        assert!(top.windows(2).all(|w| w[0].1 >= w[1].1), "{line}");
+    }
+    // An id the map lacks is a clear error.
+    std::fs::write(&histories, "m0,nope\n").unwrap();
+    let out = mote(&["run", s(&blob), "--input", s(&histories)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`nope` is not in the blob's item map"));
+}

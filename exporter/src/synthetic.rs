@@ -148,3 +148,86 @@ pub fn random_gp(inducing: usize, inputs: usize, seed: u64) -> mote_train::gp::p
         meta: Default::default(),
     }
 }
+
+/// A random but deterministic recommender blob (`ModelKind::Recommender`) with `items` items
+/// and user and item vectors of `dim` values: item embeddings of width 8 over 3 item types, a
+/// window of 8 recent items, a random user tower `36 -> 32 -> dim` and a random int8 item
+/// table; item ids `10 + 3·row` (so ids and rows differ). For benchmarks (`mote bench --rec`)
+/// and the device tests, where shapes matter and values need only be plausible.
+pub fn random_recommender(
+    items: usize,
+    dim: usize,
+    seed: u64,
+    target: crate::Target,
+) -> Result<Vec<u8>, crate::ExportError> {
+    use mote_runtime::manifest::Section;
+    use mote_runtime::recommend::{user_feature_len, RecommenderSpec};
+    const EMBEDDING: usize = 8;
+    const TYPES: u8 = 3;
+    let mut rng = SplitMix(seed ^ 0x7265_635f);
+    let bytes = |n: usize, rng: &mut SplitMix| -> Vec<u8> {
+        (0..n)
+            .map(|_| (rng.below(255) as i32 - 127) as i8 as u8)
+            .collect()
+    };
+    let embedding = bytes(items * EMBEDDING, &mut rng);
+    let item_table = bytes(items * dim, &mut rng);
+    let item_types: Vec<u8> = (0..items)
+        .map(|_| rng.below(usize::from(TYPES)) as u8)
+        .collect();
+    let item_ids: Vec<u8> = (0..items)
+        .flat_map(|row| (10 + 3 * row as u32).to_le_bytes())
+        .collect();
+    let graph = random_mlp(
+        &[user_feature_len(EMBEDDING, usize::from(TYPES)), 32, dim],
+        seed,
+    );
+    let empty = Section { offset: 0, len: 0 };
+    let spec = RecommenderSpec {
+        items: u32::try_from(items)
+            .map_err(|_| crate::ExportError::Calibration("too many items".into()))?,
+        embedding_dim: EMBEDDING as u32,
+        types: TYPES,
+        recent: 8,
+        embedding: empty,
+        embedding_scale: 1.0 / 127.0,
+        item_types: empty,
+        item_table: empty,
+        item_table_scale: 1.0 / 127.0,
+        item_ids: empty,
+    };
+    let tables = crate::blob::RecommenderTables {
+        embedding: &embedding,
+        item_types: &item_types,
+        item_table: &item_table,
+        item_ids: &item_ids,
+    };
+    let provenance = crate::ProvenanceInfo {
+        source: format!("synthetic recommender {items}x{dim}"),
+        ..Default::default()
+    };
+    crate::blob::build_recommender(&graph, &provenance, target, &spec, tables)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_random_recommender_parses_and_recommends() {
+        let blob = random_recommender(37, 10, 1, crate::Target::Portable).unwrap();
+        assert_eq!(
+            blob,
+            random_recommender(37, 10, 1, crate::Target::Portable).unwrap()
+        );
+        let rec = mote_runtime::Recommender::parse(&blob).unwrap();
+        assert_eq!((rec.items(), rec.model().output_len()), (37, 10));
+        assert_eq!((rec.item_id(0), rec.item_id(36)), (Some(10), Some(118)));
+        let mut arena = vec![0u8; rec.arena_len()];
+        let mut top = heapless::Vec::<_, 5>::new();
+        rec.recommend(&[13, 16], &[13], &mut arena, &mut top)
+            .unwrap();
+        assert_eq!(top.len(), 5);
+        assert!(top.iter().all(|r| r.item != 13 && (r.item - 10) % 3 == 0));
+    }
+}

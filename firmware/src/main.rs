@@ -2,7 +2,8 @@
 //! row stored beside it, and reports the outputs, instruction ticks, and stack use over defmt.
 //! An MLP blob reads rows of int8 values and reports int8 outputs; a sparse GP blob reads rows
 //! of little-endian f32 features and reports, per output, its f32 mean and variance as 8
-//! little-endian bytes.
+//! little-endian bytes; a recommender blob reads rows of item-id histories and reports the top
+//! 10 item ids and scores.
 //!
 //! One build serves any blob: the model lives in a flash partition that `memory.x` reserves
 //! (`_mote_partition_start .. _mote_partition_end`) and that the host writes separately. The
@@ -31,6 +32,7 @@ use mote_firmware_common::{
 };
 use mote_runtime::manifest::ModelKind;
 use mote_runtime::moderation::Moderation;
+use mote_runtime::recommend::{Recommendation, Recommender, MAX_REC_OUTPUT};
 use mote_runtime::{AnyModel, GpModel, Model};
 
 #[cfg(all(feature = "rtt", feature = "semihosting"))]
@@ -139,6 +141,9 @@ fn run() -> Result<(), i32> {
     match model {
         AnyModel::Mlp(model) if model.manifest().kind == ModelKind::Moderation => {
             run_moderation(partition.blob, &partition, capacity, buffers)
+        }
+        AnyModel::Mlp(model) if model.manifest().kind == ModelKind::Recommender => {
+            run_recommender(partition.blob, &partition, capacity, buffers)
         }
         AnyModel::Mlp(model) => run_mlp(&model, &partition, capacity, buffers),
         AnyModel::SparseGp(model) => run_gp(&model, &partition, capacity, buffers),
@@ -309,6 +314,110 @@ fn run_moderation(
     }
     finish(partition, run_ticks);
     Ok(())
+}
+
+/// Items a recommender blob's rows get back (the top-k kept on the device).
+pub const REC_TOP_K: usize = 10;
+/// Longest item history a recommender row may hold.
+const REC_HISTORY: usize = 256;
+
+/// Runs a recommender blob on every row: each row is one user's history, a little-endian u32
+/// count `n` then `n` u32 item ids (oldest first), zero-padded to `row_len`. The history is
+/// also the exclusion list. The reported output is the top [`REC_TOP_K`] items, best first, as
+/// the little-endian bytes of the item id (u32) then the score (i32); slots beyond the items
+/// found hold id `u32::MAX` and score `i32::MIN`.
+fn run_recommender(
+    blob: &[u8],
+    partition: &Partition<'_>,
+    capacity: Capacity,
+    buffers: &mut Buffers,
+) -> Result<(), i32> {
+    let recommender = Recommender::parse(blob).map_err(reject_blob)?;
+    let model = recommender.model();
+    let output_len = 8 * REC_TOP_K;
+    let scoring_macs = recommender.items() as u64 * model.output_len() as u64;
+    // The same line as for an MLP (the host reads arena and output sizes from it); the input
+    // is a history, `row_len` bytes per user.
+    defmt::println!(
+        "mote: model layers=2 input={=u32} output={=u32} arena={=u32} macs={=u64} rows={=u32} blob={=u32}",
+        partition.row_len,
+        output_len as u32,
+        recommender.arena_len() as u32,
+        model.macs() + scoring_macs,
+        partition.row_count,
+        blob.len() as u32
+    );
+    if recommender.arena_len() > capacity.arena || output_len > capacity.output {
+        defmt::error!("mote: error: recommender does not fit the firmware's buffers");
+        return Err(EXIT_FIT);
+    }
+    let Some(output) = buffers.output.get_mut(..output_len) else {
+        return Err(EXIT_FIT);
+    };
+    let mut history = [0u32; REC_HISTORY];
+    let mut user = [0i8; MAX_REC_OUTPUT];
+    let Some(user) = user.get_mut(..model.output_len()) else {
+        return Err(EXIT_FIT);
+    };
+    let mut top = heapless::Vec::<Recommendation, REC_TOP_K>::new();
+    let mut run_ticks = 0u64;
+    #[cfg(feature = "layer-timing")]
+    let mut phase_ticks = [0u64; 2];
+    let rows = partition.rows.chunks_exact(partition.row_len as usize);
+    for (index, row) in rows.enumerate() {
+        let Some(history) = read_history(row, &mut history) else {
+            defmt::error!(
+                "mote: error: row {=u32} is not a history (u32 count, then that many u32 ids, at most {=u32})",
+                index as u32,
+                REC_HISTORY as u32
+            );
+            return Err(EXIT_FIT);
+        };
+        let ((), ticks) = timed_row(index, |_start| {
+            recommender.user_vector(history, &mut buffers.arena, user)?;
+            #[cfg(feature = "layer-timing")]
+            let middle = clock::now();
+            recommender.top_k(user, history, &mut top)?;
+            #[cfg(feature = "layer-timing")]
+            {
+                let end = clock::now();
+                phase_ticks[0] = phase_ticks[0].wrapping_add(middle.wrapping_sub(_start));
+                phase_ticks[1] = phase_ticks[1].wrapping_add(end.wrapping_sub(middle));
+            }
+            Ok(())
+        })?;
+        run_ticks = run_ticks.wrapping_add(ticks);
+        let mut slots = top.iter().map(|r| (r.item, r.score));
+        for slot in output.chunks_exact_mut(8) {
+            let (item, score) = slots.next().unwrap_or((u32::MAX, i32::MIN));
+            let bytes = item.to_le_bytes().into_iter().chain(score.to_le_bytes());
+            for (b, x) in slot.iter_mut().zip(bytes) {
+                *b = x as i8;
+            }
+        }
+        report_row(index, ticks, output);
+    }
+    #[cfg(feature = "layer-timing")]
+    {
+        defmt::println!("mote: layer=0 op=USER_TOWER ticks={=u64}", phase_ticks[0]);
+        defmt::println!("mote: layer=1 op=SCORE_TOP_K ticks={=u64}", phase_ticks[1]);
+    }
+    finish(partition, run_ticks);
+    Ok(())
+}
+
+/// The item ids of a recommender row into `room`; `None` if the count does not fit the row or
+/// the room.
+fn read_history<'r>(row: &[u8], room: &'r mut [u32; REC_HISTORY]) -> Option<&'r [u32]> {
+    let mut words = row
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+    let count = words.next()? as usize;
+    let ids = room.get_mut(..count)?;
+    for id in ids.iter_mut() {
+        *id = words.next()?;
+    }
+    Some(ids)
 }
 
 /// Runs one row's work between the clock reads and the profiling markers; Err is the exit

@@ -12,7 +12,8 @@
 //! dot product against the user vector and keeps the best `K` in a fixed-size sorted array,
 //! skipping the excluded (already consumed) items.
 //!
-//! The scoring loop uses the portable [`crate::kernels::dot_i8_with_sum`] (no SIMD kernel yet).
+//! The scoring loop runs the int8 dot product kernels of [`crate::kernels::dot`] (Armv7E-M
+//! DSP, Helium, AVX2 or portable) over blocks of [`SCORE_BLOCK`] rows.
 
 use crate::kernels;
 use crate::manifest::Section;
@@ -32,6 +33,8 @@ pub const MAX_USER_FEATURES: usize = MAX_REC_EMBEDDING * (1 + MAX_REC_TYPES) + M
 pub const MAX_ITEMS: u32 = 1 << 20;
 /// Longest user window (`recent`).
 pub const MAX_RECENT: u16 = 1024;
+/// Items scored per kernel call (the scores sit on the stack: 4 bytes each).
+pub const SCORE_BLOCK: usize = 64;
 
 /// Everything a recommender blob adds to the user tower's MLP blob; encoded after the layers.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -251,7 +254,8 @@ impl<'a> Recommender<'a> {
     /// Recommends the best `K` items for `history` (item ids, oldest first) into `top` (best
     /// first; equal scores keep the lower row first), skipping the items of `exclude` (for
     /// example the history itself). `arena` needs [`Recommender::arena_len`] bytes. Items of
-    /// `history` the blob does not hold are ignored.
+    /// `history` the blob does not hold are ignored. The two steps, [`Recommender::user_vector`]
+    /// and [`Recommender::top_k`], are public so a caller can time them apart.
     pub fn recommend<const K: usize>(
         &self,
         history: &[u32],
@@ -260,6 +264,23 @@ impl<'a> Recommender<'a> {
         top: &mut heapless::Vec<Recommendation, K>,
     ) -> Result<(), Error> {
         top.clear();
+        let mut user = [0i8; MAX_REC_OUTPUT];
+        let user = user
+            .get_mut(..self.model.output_len())
+            .ok_or(Error::OutputLength)?;
+        self.user_vector(history, arena, user)?;
+        self.top_k(user, exclude, top)
+    }
+
+    /// The int8 user vector for `history` (the user tower's output, [`Model::output_len`]
+    /// values, into `user`): user features, quantised, through the tower. `arena` needs
+    /// [`Recommender::arena_len`] bytes.
+    pub fn user_vector(
+        &self,
+        history: &[u32],
+        arena: &mut [u8],
+        user: &mut [i8],
+    ) -> Result<(), Error> {
         let (d, t) = (self.spec.embedding_dim as usize, self.spec.types as usize);
         let len = user_feature_len(d, t);
         let mut features = [0f32; MAX_USER_FEATURES];
@@ -268,34 +289,64 @@ impl<'a> Recommender<'a> {
         let mut input = [0i8; MAX_USER_FEATURES];
         let input = input.get_mut(..len).ok_or(Error::InputLength)?;
         self.model.quantize_input(features, input)?;
-        let out_len = self.model.output_len();
-        let mut user = [0i8; MAX_REC_OUTPUT];
-        let user = user.get_mut(..out_len).ok_or(Error::OutputLength)?;
-        self.model.run(input, arena, user)?;
-        let zero_point = self.model.output_quant().zero_point;
+        self.model.run(input, arena, user)
+    }
+
+    /// Scores every item against the int8 `user` vector (from [`Recommender::user_vector`])
+    /// with the SIMD dot product ([`kernels::dot`]) and keeps the best `K` in `top` (best
+    /// first; equal scores keep the lower row first), skipping the items of `exclude`.
+    pub fn top_k<const K: usize>(
+        &self,
+        user: &[i8],
+        exclude: &[u32],
+        top: &mut heapless::Vec<Recommendation, K>,
+    ) -> Result<(), Error> {
+        top.clear();
+        if user.len() != self.model.output_len() {
+            return Err(Error::OutputLength);
+        }
+        let query = kernels::dot::Query::new(user, self.model.output_quant().zero_point)?;
         if K == 0 {
             return Ok(());
         }
-        for (row, item) in self.item_table.chunks_exact(out_len).enumerate() {
-            let (dot, sum) = kernels::dot_i8_with_sum(user, item);
-            let score = dot - zero_point * sum;
-            if top.is_full() && top.last().is_some_and(|worst| score <= worst.score) {
-                continue;
+        let out_len = query.len();
+        let mut scores = [0i32; SCORE_BLOCK];
+        let mut first_row = 0usize;
+        let mut floor = i32::MIN;
+        for block in self.item_table.chunks(SCORE_BLOCK * out_len) {
+            let rows = block.len() / out_len;
+            let scores = scores.get_mut(..rows).ok_or(Error::ShapeMismatch)?;
+            kernels::dot::scores(&query, block, scores);
+            // Most items fall at or below the worst kept score (`floor`): a tight scan skips
+            // them, one compare each. (`floor` is `i32::MIN` until `top` fills, which no score
+            // reaches: |score| < 2^22.)
+            let mut k = 0usize;
+            while let Some(found) = scores
+                .get(k..)
+                .and_then(|rest| rest.iter().position(|&score| score > floor))
+            {
+                k += found;
+                let score = scores.get(k).copied().ok_or(Error::ShapeMismatch)?;
+                let id = self.item_id(first_row + k).ok_or(Error::ShapeMismatch)?;
+                k += 1;
+                if exclude.contains(&id) {
+                    continue;
+                }
+                if top.is_full() {
+                    top.pop();
+                }
+                let at = top
+                    .iter()
+                    .position(|r| r.score < score)
+                    .unwrap_or(top.len());
+                // Cannot fail: there is room after the pop.
+                top.insert(at, Recommendation { item: id, score })
+                    .map_err(|_| Error::OutputLength)?;
+                if top.is_full() {
+                    floor = top.last().map_or(i32::MIN, |worst| worst.score);
+                }
             }
-            let id = self.item_id(row).ok_or(Error::ShapeMismatch)?;
-            if exclude.contains(&id) {
-                continue;
-            }
-            if top.is_full() {
-                top.pop();
-            }
-            let at = top
-                .iter()
-                .position(|r| r.score < score)
-                .unwrap_or(top.len());
-            // Cannot fail: there is room after the pop.
-            top.insert(at, Recommendation { item: id, score })
-                .map_err(|_| Error::OutputLength)?;
+            first_row += rows;
         }
         Ok(())
     }

@@ -27,6 +27,8 @@ pub struct BenchReport {
     pub rows: u64,
     /// Multiply-accumulates per inference.
     pub macs: u64,
+    /// Items a recommender blob scores per inference (0 for other blobs).
+    pub items: u64,
     /// Instructions `Model::parse` took (it validates the whole blob, CRC included).
     pub parse_instructions: u64,
     /// Instructions of one `Model::run`, mean over the rows.
@@ -145,6 +147,9 @@ pub fn message_rows(count: usize, len: usize) -> Vec<Vec<i8>> {
 /// Input rows used when the caller gives none: deterministic pseudo-random int8 values.
 pub const DEFAULT_ROWS: usize = 16;
 
+/// Longest history of the rows a recommender blob is benchmarked on (lengths vary from 0).
+pub const HISTORY_LEN: usize = 32;
+
 /// Builds the firmware for `board_name` (cached by cargo), runs `blob` under QEMU with
 /// `-icount shift=0` on `rows` (or [`DEFAULT_ROWS`] pseudo-random rows), and measures.
 pub fn bench(
@@ -155,16 +160,31 @@ pub fn bench(
     let board = Board::load(board_name)?;
     let sysclk_hz = board.qemu()?.sysclk_hz;
     let model = AnyModel::parse(blob).map_err(BoardError::Blob)?;
-    // Per layer: the op's multiply-accumulates (a GP reports itself as one layer).
-    let (layer_macs, macs): (Vec<u64>, u64) = match &model {
-        AnyModel::Mlp(m) => (m.layers().map(|l| l.macs()).collect(), m.macs()),
-        AnyModel::SparseGp(gp) => (vec![gp.macs()], gp.macs()),
+    // Per layer: the op's multiply-accumulates (a GP reports itself as one layer, a
+    // recommender as two: the user tower, then scoring every item and keeping the top k).
+    let recommender = match &model {
+        AnyModel::Mlp(m) if m.manifest().kind == ModelKind::Recommender => {
+            Some(mote_runtime::Recommender::parse(blob).map_err(BoardError::Blob)?)
+        }
+        _ => None,
+    };
+    let (layer_macs, macs): (Vec<u64>, u64) = match (&model, &recommender) {
+        (_, Some(r)) => {
+            let scoring = r.items() as u64 * r.model().output_len() as u64;
+            (vec![r.model().macs(), scoring], r.model().macs() + scoring)
+        }
+        (AnyModel::Mlp(m), None) => (m.layers().map(|l| l.macs()).collect(), m.macs()),
+        (AnyModel::SparseGp(gp), None) => (vec![gp.macs()], gp.macs()),
     };
     let generated;
     let rows = match rows {
         Some(rows) => rows,
         None => {
             generated = match &model {
+                _ if recommender.is_some() => recommender
+                    .as_ref()
+                    .map(|r| crate::rec::history_rows(r, DEFAULT_ROWS, HISTORY_LEN))
+                    .unwrap_or_default(),
                 AnyModel::Mlp(m) if m.manifest().kind == ModelKind::Moderation => {
                     message_rows(DEFAULT_ROWS, MESSAGE_BYTES)
                 }
@@ -221,6 +241,7 @@ pub fn bench(
         blob_bytes: blob.len() as u64,
         rows: run.row_ticks.len() as u64,
         macs,
+        items: recommender.as_ref().map_or(0, |r| r.items() as u64),
         parse_instructions: (run.parse_ticks as f64 * per_tick).round() as u64,
         inference_instructions: inference,
         instructions_per_mac: inference / macs.max(1) as f64,
@@ -265,6 +286,16 @@ impl std::fmt::Display for BenchReport {
                 f,
                 "    layer {:>2} {:<16} {:>10.0} instructions  {:>8} MACs",
                 layer.index, layer.op, layer.instructions, layer.macs
+            )?;
+        }
+        if let (Some(scoring), true) = (self.layers.get(1), self.items > 0) {
+            writeln!(
+                f,
+                "  scoring     {:.0} instructions for {} items + top-10: {:.2} per item, {:.3} per MAC",
+                scoring.instructions,
+                self.items,
+                scoring.instructions / self.items as f64,
+                scoring.instructions / scoring.macs.max(1) as f64
             )?;
         }
         let s = &self.memory.sections;

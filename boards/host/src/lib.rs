@@ -8,6 +8,7 @@
 //!   turns the defmt frames it printed into text with the ELF's table;
 //! - [`device::run_rows`] does all of that and returns the outputs the device computed, and
 //!   [`bench::bench`] the instruction counts, flash and RAM behind `mote bench`;
+//! - [`rec`] encodes a recommender blob's rows (item histories) and decodes its outputs;
 //! - [`flash::flash`] writes a blob to a real board with probe-rs and runs it (`mote flash`).
 #![deny(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod flash;
 pub mod log;
 pub mod partition;
 pub mod qemu;
+pub mod rec;
 
 pub use bench::{bench, footprint, BenchReport, Footprint};
 pub use board::{Board, ProbeConfig, QemuConfig};

@@ -17,6 +17,11 @@
 //! and variance bytes out, which must equal the host runtime's bit for bit (the f32 kernels use
 //! no fused multiply-add and a fixed operation order, so IEEE arithmetic gives the same bits).
 //!
+//! Recommender blobs (a two-tower model trained on a small simulated platform, and a synthetic
+//! one with odd sizes) run on every board too: rows of item histories in, the top 10 item ids
+//! and scores out, equal to the host runtime's (the item table is scored by the DSP kernel on
+//! m4/m7/m33 and the Helium one on m55, `runtime/src/kernels/dot/`).
+//!
 //! Without `qemu-system-arm` the tests fail when `CI` is set and are skipped loudly otherwise.
 
 use mote_boards::device::{self, DeviceRun};
@@ -275,6 +280,85 @@ fn host_moderation_outputs(blob: &[u8], rows: &[Vec<i8>]) -> Vec<Vec<i8>> {
         .collect()
 }
 
+/// A two-tower recommender trained on a small simulated platform (400 users, three item types,
+/// as `mote eval rec` trains it but smaller and shorter) and exported as `mote rec export`
+/// does, for `target`.
+fn trained_recommender(target: Target) -> Vec<u8> {
+    use mote_exporter::rec::{export_recommender, RecExportOptions};
+    use mote_train::rec::eval::TimeSplit;
+    use mote_train::rec::graph::text_features;
+    use mote_train::rec::simulate::{SimConfig, Simulator};
+    use mote_train::rec::two_tower::{TwoTower, TwoTowerConfig};
+    static MODEL: std::sync::OnceLock<(TwoTower, TimeSplit)> = std::sync::OnceLock::new();
+    let (model, split) = MODEL.get_or_init(|| {
+        let data = Simulator::new(SimConfig::for_users(400, 3))
+            .unwrap()
+            .generate();
+        let split = TimeSplit::last_fraction(&data, 0.2).unwrap();
+        let features = text_features(&data.catalog, 16);
+        let config = TwoTowerConfig {
+            hidden: vec![16],
+            output: 16,
+            batch: 32,
+            steps: 60,
+            ..TwoTowerConfig::default()
+        };
+        let model = TwoTower::train(
+            &data.catalog,
+            &split,
+            &features,
+            &features,
+            &config,
+            |_, _| {},
+        )
+        .unwrap();
+        (model, split)
+    });
+    let options = RecExportOptions {
+        source: "qemu bit-exactness".into(),
+        target,
+        max_users: 50,
+        ..Default::default()
+    };
+    export_recommender(model, split, &options).unwrap().0
+}
+
+/// Recommender blobs (a trained one and a synthetic one whose 301 items and 22-wide vectors
+/// leave a partial block of rows and a partial group of values), in the board's layout and the
+/// portable one: rows of item histories in, the top 10 ids and scores out, equal to the host's.
+fn check_recommenders(board: &Board, options: qemu::Options) {
+    let target = Target::for_build(&board.target, &board.rustflags);
+    let mut targets = vec![target];
+    if target.weight_layout() != Target::Portable.weight_layout() {
+        targets.push(Target::Portable);
+    }
+    for target in targets {
+        let blobs = [
+            (
+                "trained recommender (simulator, 400 users)",
+                trained_recommender(target),
+            ),
+            (
+                "synthetic recommender 301x22",
+                mote_exporter::synthetic::random_recommender(301, 22, 3, target).unwrap(),
+            ),
+        ];
+        for (name, blob) in blobs {
+            let name = format!("{name} ({})", target.kernel_name());
+            let recommender = mote_runtime::Recommender::parse(&blob).unwrap();
+            let rows = mote_boards::rec::history_rows(&recommender, 16, 12);
+            let expected = mote_boards::rec::host_outputs(&recommender, &rows).unwrap();
+            // The host ranking is not degenerate: most rows get a full top 10.
+            let full = expected
+                .iter()
+                .filter(|o| mote_boards::rec::read_recommendation_bytes(o).len() == 10)
+                .count();
+            assert!(full >= 15, "{name}: {full} full rows");
+            compare(board, &name, &blob, &rows, &expected, options);
+        }
+    }
+}
+
 fn check_board(board_name: &str) {
     if !qemu_present() {
         return;
@@ -284,6 +368,7 @@ fn check_board(board_name: &str) {
         icount: false,
         ..qemu::Options::default()
     };
+    check_recommenders(&board, options);
     check_gp(&board, options);
     let (blob, rows) = moderation_case();
     let expected = host_moderation_outputs(blob, rows);

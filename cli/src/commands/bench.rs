@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// Arguments of `mote bench`.
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["blob", "kernels", "gp"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["blob", "kernels", "gp", "rec"])))]
 pub struct Args {
     /// The .mote blob.
     #[arg(requires = "board")]
@@ -22,6 +22,10 @@ pub struct Args {
     /// e.g. `64x8`, exported with --format.
     #[arg(long, value_name = "MxD", requires = "board", conflicts_with = "blob")]
     gp: Option<String>,
+    /// Instead of a blob: a synthetic recommender with N items of D values (user and item
+    /// vectors), e.g. `10000x32`: its user tower, then every item scored and the top 10 kept.
+    #[arg(long, value_name = "NxD", requires = "board", conflicts_with_all = ["blob", "gp"])]
+    rec: Option<String>,
     /// With --gp: the GP blob's numbers, `f32` or `fixed`.
     #[arg(long, default_value = "f32", requires = "gp")]
     format: mote_exporter::gp::GpFormat,
@@ -50,12 +54,15 @@ pub fn run(args: Args) -> Result {
         return kernels(&args);
     }
     let Some(board) = &args.board else {
-        return Err("give a blob (or --gp MxD) and --board, or --kernels".into());
+        return Err("give a blob (or --gp MxD, --rec NxD) and --board, or --kernels".into());
     };
-    let blob = match (&args.blob, &args.gp) {
-        (Some(path), _) => read_file(path)?,
-        (None, Some(shape)) => synthetic_gp(shape, args.format)?,
-        (None, None) => return Err("give a blob (or --gp MxD) and --board, or --kernels".into()),
+    let blob = match (&args.blob, &args.gp, &args.rec) {
+        (Some(path), _, _) => read_file(path)?,
+        (None, Some(shape), _) => synthetic_gp(shape, args.format)?,
+        (None, None, Some(shape)) => synthetic_recommender(shape, board)?,
+        (None, None, None) => {
+            return Err("give a blob (or --gp MxD, --rec NxD) and --board, or --kernels".into())
+        }
     };
     let rows = match &args.rows {
         Some(path) => Some(read_rows::<i8>(path)?),
@@ -91,6 +98,24 @@ fn synthetic_gp(shape: &str, format: mote_exporter::gp::GpFormat) -> Result<Vec<
         ..Default::default()
     };
     mote_exporter::gp::build_gp(&params, format, &provenance).map_err(|e| e.to_string())
+}
+
+/// The blob of a synthetic recommender of shape `NxD` (fixed seed), its user tower in the
+/// weight layout `board`'s kernels read.
+fn synthetic_recommender(shape: &str, board: &str) -> Result<Vec<u8>> {
+    let parsed = shape
+        .split_once('x')
+        .and_then(|(n, d)| Some((n.parse::<usize>().ok()?, d.parse::<usize>().ok()?)))
+        .filter(|&(n, d)| n > 0 && (1..=mote_runtime::recommend::MAX_REC_OUTPUT).contains(&d));
+    let Some((n, d)) = parsed else {
+        return Err(format!(
+            "--rec takes NxD (items x vector length, D up to {}), e.g. 10000x32, not `{shape}`",
+            mote_runtime::recommend::MAX_REC_OUTPUT
+        ));
+    };
+    let board = mote_boards::Board::load(board).map_err(|e| e.to_string())?;
+    let target = mote_exporter::Target::for_build(&board.target, &board.rustflags);
+    mote_exporter::synthetic::random_recommender(n, d, 1, target).map_err(|e| e.to_string())
 }
 
 /// `mote bench --kernels`: the kernel table.

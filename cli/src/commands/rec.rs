@@ -281,6 +281,23 @@ pub fn run_eval(args: EvalRecArgs) -> Result {
     if let Some(path) = &args.blob {
         super::write_file(path, &blob)?;
         outln!("recommender blob -> {}", path.display());
+        // The blob's item ids are catalogue indices: map them back to the CSV's item ids.
+        let catalog = &data.catalog;
+        let items: Vec<(u32, &str, &str)> = (0..catalog.len())
+            .map(|i| {
+                let type_name = catalog
+                    .type_names
+                    .get(usize::from(catalog.item_type[i]))
+                    .map_or("", String::as_str);
+                (i as u32, catalog.item_ids[i].as_str(), type_name)
+            })
+            .collect();
+        let map_path = super::run::item_map_path(path);
+        super::write_file(&map_path, super::run::item_map_text(&items).as_bytes())?;
+        outln!(
+            "item map (blob id -> CSV item id) -> {}",
+            map_path.display()
+        );
     }
     let t = Instant::now();
     let scorers: Vec<(String, Box<dyn Scorer>)> = vec![

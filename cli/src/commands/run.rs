@@ -1,5 +1,5 @@
-//! `mote run`: run a blob on CSV rows through the runtime (MLP outputs, or a GP's predictive
-//! mean and standard deviation per output).
+//! `mote run`: run a blob on CSV rows through the runtime (MLP outputs, a GP's predictive
+//! mean and standard deviation per output, or a recommender's top 10 items per history).
 
 use super::{read_file, Result};
 use crate::table::{read_rows, write_rows};
@@ -22,6 +22,114 @@ pub struct Args {
     /// Rows are raw int8 values in and out, for byte-for-byte comparison with other runtimes.
     #[arg(long)]
     quantized: bool,
+    /// For a recommender blob: the map from the blob's item ids to the item ids of the data's
+    /// CSV (`id,item,item_type`, written by `mote rec export` beside the blob); default
+    /// `BLOB.items.csv` if it exists. Without one, histories and results are the blob's ids.
+    #[arg(long)]
+    items: Option<PathBuf>,
+}
+
+/// Where `mote rec export --blob BLOB` writes the blob's item map: `BLOB.items.csv`.
+pub fn item_map_path(blob: &std::path::Path) -> PathBuf {
+    let mut name = blob.as_os_str().to_owned();
+    name.push(".items.csv");
+    PathBuf::from(name)
+}
+
+/// The text of an item map: `id,item,item_type`, one line per blob item id (row order).
+pub fn item_map_text(items: &[(u32, &str, &str)]) -> String {
+    let mut text = String::from("id,item,item_type\n");
+    for (id, item, item_type) in items {
+        text.push_str(&format!("{id},{item},{item_type}\n"));
+    }
+    text
+}
+
+/// A recommender blob's item map read back: blob id to CSV item id and the reverse.
+struct ItemMap {
+    to_csv: std::collections::HashMap<u32, String>,
+    to_blob: std::collections::HashMap<String, u32>,
+}
+
+fn read_item_map(path: &std::path::Path) -> Result<ItemMap> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut map = ItemMap {
+        to_csv: Default::default(),
+        to_blob: Default::default(),
+    };
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let bad = || {
+            format!(
+                "{}: line {}: expected `id,item,item_type`",
+                path.display(),
+                i + 1
+            )
+        };
+        let (id, rest) = line.split_once(',').ok_or_else(bad)?;
+        let (item, _) = rest.rsplit_once(',').ok_or_else(bad)?;
+        let id: u32 = id.trim().parse().map_err(|_| bad())?;
+        map.to_csv.insert(id, item.to_string());
+        map.to_blob.insert(item.to_string(), id);
+    }
+    Ok(map)
+}
+
+/// Recommends for every line of `--input` (one history per line: item ids, oldest first,
+/// comma-separated; an empty line is an empty history), excluding the history, and writes the
+/// top 10 as `item:score` pairs, best first, one line per history.
+fn run_recommender(rec: &mote_runtime::Recommender<'_>, args: &Args) -> Result {
+    if args.quantized {
+        return Err("--quantized applies to int8 MLP blobs, not recommender blobs".into());
+    }
+    let default_map = item_map_path(&args.blob);
+    let map_path = match &args.items {
+        Some(path) => Some(path.clone()),
+        None => default_map.is_file().then_some(default_map),
+    };
+    let map = map_path.as_deref().map(read_item_map).transpose()?;
+    let input = std::fs::read_to_string(&args.input)
+        .map_err(|e| format!("cannot read {}: {e}", args.input.display()))?;
+    let mut arena = vec![0u8; rec.arena_len()];
+    let mut top = heapless::Vec::<mote_runtime::Recommendation, 10>::new();
+    let mut text = String::new();
+    let mut rows = 0;
+    for (i, line) in input.lines().enumerate() {
+        let where_ = || format!("{}: line {}", args.input.display(), i + 1);
+        let history = line
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .map(|id| match &map {
+                Some(map) => map.to_blob.get(id).copied().ok_or_else(|| {
+                    format!("{}: item `{id}` is not in the blob's item map", where_())
+                }),
+                None => id
+                    .parse::<u32>()
+                    .map_err(|_| format!("{}: `{id}` is not an item id (u32)", where_())),
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        rec.recommend(&history, &history, &mut arena, &mut top)
+            .map_err(|e| format!("{}: {e}", where_()))?;
+        let items: Vec<String> = top
+            .iter()
+            .map(|r| match map.as_ref().and_then(|m| m.to_csv.get(&r.item)) {
+                Some(item) => format!("{item}:{}", r.score),
+                None => format!("{}:{}", r.item, r.score),
+            })
+            .collect();
+        text.push_str(&items.join(","));
+        text.push('\n');
+        rows += 1;
+    }
+    match &args.output {
+        Some(path) => {
+            super::write_file(path, text.as_bytes())?;
+            eprintln!("recommended for {rows} histories -> {}", path.display());
+        }
+        None => out!("{text}"),
+    }
+    Ok(())
 }
 
 /// Runs every input row and writes one output row per input row.
@@ -29,6 +137,9 @@ pub fn run(args: Args) -> Result {
     let blob = read_file(&args.blob)?;
     if let Ok(gp) = mote_runtime::GpModel::parse(&blob) {
         return run_gp(&gp, &args);
+    }
+    if let Ok(rec) = mote_runtime::Recommender::parse(&blob) {
+        return run_recommender(&rec, &args);
     }
     let output = args
         .output

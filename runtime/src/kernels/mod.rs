@@ -11,6 +11,7 @@ pub mod arm_dsp_gp;
 pub mod arm_fpu;
 #[cfg(test)]
 mod conformance;
+pub mod dot;
 mod fully_connected;
 mod gemmlowp;
 pub mod gp_f32;
@@ -141,18 +142,6 @@ pub fn bytes_as_mut<T: Plain>(bytes: &mut [u8]) -> &mut [T] {
     // SAFETY: as in `bytes_as`; the exclusive borrow of `bytes` moves to the result, so no
     // alias exists while it lives, and any value written is valid bytes.
     unsafe { bytes.align_to_mut::<T>() }.1
-}
-
-/// The int8 dot product `Σ a_k · b_k` and the sum `Σ b_k` over the common length, in i32
-/// (exact for vectors of up to 65,536 elements). Portable code: the recommender's scoring loop.
-pub fn dot_i8_with_sum(a: &[i8], b: &[i8]) -> (i32, i32) {
-    let mut dot = 0i32;
-    let mut sum = 0i32;
-    for (&x, &y) in a.iter().zip(b) {
-        dot += i32::from(x) * i32::from(y);
-        sum += i32::from(y);
-    }
-    (dot, sum)
 }
 
 /// Little-endian i32 values stored in a byte section.
