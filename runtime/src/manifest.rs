@@ -361,8 +361,8 @@ impl<'a> Layers<'a> {
     /// Reads the varint layer count at the start of `bytes`; the layers follow it.
     pub fn new(bytes: &'a [u8]) -> Result<Layers<'a>, Error> {
         let mut reader = Reader::new(bytes);
-        let count = reader.u32()?;
-        Ok(Layers {
+        let count = reader.u32();
+        reader.result(Layers {
             bytes: reader.rest(),
             remaining: count as usize,
         })
@@ -475,34 +475,39 @@ impl Layer {
 
 impl<'a> Manifest<'a> {
     /// Decodes a manifest from its postcard encoding, borrowing the strings.
+    #[inline(never)]
     fn read(r: &mut Reader<'a>) -> Result<Manifest<'a>, Error> {
-        let kind = match r.variant(4)? {
+        let kind = match r.variant(4) {
             0 => ModelKind::Mlp,
             1 => ModelKind::SparseGp,
             2 => ModelKind::Moderation,
             _ => ModelKind::Recommender,
         };
-        let input = TensorInfo::read(r)?;
-        let input_transform = match r.some()? {
-            true => Some(Section::read(r)?),
+        let input = TensorInfo::read(r);
+        let input_transform = match r.some() {
+            true => Some(Section::read(r)),
             false => None,
         };
-        let output = TensorInfo::read(r)?;
-        let arena_len = r.u32()?;
-        let producer = r.str()?;
-        let source = r.str()?;
-        let data_hash = r.str()?;
-        let count = r.len()?;
+        let output = TensorInfo::read(r);
+        let arena_len = r.u32();
+        let producer = r.str();
+        let source = r.str();
+        let data_hash = r.str();
+        let count = r.len();
         let mut metrics = Vec::new();
         for _ in 0..count {
             let metric = Metric {
-                name: r.str()?,
-                value: r.f32()?,
+                name: r.str(),
+                value: r.f32(),
             };
-            // More than MAX_METRICS: refused, as postcard refuses to overfill the vector.
-            metrics.push(metric).map_err(|_| Error::ManifestDecode)?;
+            // More than MAX_METRICS: refused, as postcard refuses to overfill the vector (this
+            // also bounds the loop, whatever the count).
+            if metrics.push(metric).is_err() {
+                r.fail();
+                break;
+            }
         }
-        Ok(Manifest {
+        r.result(Manifest {
             kind,
             input,
             input_transform,
@@ -518,41 +523,43 @@ impl<'a> Manifest<'a> {
     }
 }
 
+// The readers of the parts: a zero value after a failed read, reported by `Reader::result`.
+
 impl QuantParams {
-    fn read(r: &mut Reader<'_>) -> Result<QuantParams, Error> {
-        Ok(QuantParams {
-            scale: r.f32()?,
-            zero_point: r.i32()?,
-        })
+    fn read(r: &mut Reader<'_>) -> QuantParams {
+        QuantParams {
+            scale: r.f32(),
+            zero_point: r.i32(),
+        }
     }
 }
 
 impl TensorInfo {
-    fn read(r: &mut Reader<'_>) -> Result<TensorInfo, Error> {
-        Ok(TensorInfo {
-            len: r.u32()?,
-            quant: QuantParams::read(r)?,
-        })
+    fn read(r: &mut Reader<'_>) -> TensorInfo {
+        TensorInfo {
+            len: r.u32(),
+            quant: QuantParams::read(r),
+        }
     }
 }
 
 impl Section {
-    fn read(r: &mut Reader<'_>) -> Result<Section, Error> {
-        Ok(Section {
-            offset: r.u32()?,
-            len: r.u32()?,
-        })
+    fn read(r: &mut Reader<'_>) -> Section {
+        Section {
+            offset: r.u32(),
+            len: r.u32(),
+        }
     }
 }
 
 impl Elementwise {
-    fn read(r: &mut Reader<'_>) -> Result<Elementwise, Error> {
-        Ok(Elementwise {
-            len: r.u32()?,
-            input: QuantParams::read(r)?,
-            output: QuantParams::read(r)?,
-            table: Section::read(r)?,
-        })
+    fn read(r: &mut Reader<'_>) -> Elementwise {
+        Elementwise {
+            len: r.u32(),
+            input: QuantParams::read(r),
+            output: QuantParams::read(r),
+            table: Section::read(r),
+        }
     }
 }
 
@@ -560,35 +567,36 @@ impl Layer {
     /// Decodes one layer from its postcard encoding (struct fields are read in the order
     /// written, which is the order they are declared and serialised in).
     fn read(r: &mut Reader<'_>) -> Result<Layer, Error> {
-        Ok(match r.variant(4)? {
+        let layer = match r.variant(4) {
             0 => Layer::FullyConnected(FullyConnected {
-                input_len: r.u32()?,
-                output_len: r.u32()?,
-                input_offset: r.i32()?,
-                output: QuantParams::read(r)?,
-                activation: match r.variant(3)? {
+                input_len: r.u32(),
+                output_len: r.u32(),
+                input_offset: r.i32(),
+                output: QuantParams::read(r),
+                activation: match r.variant(3) {
                     0 => FusedActivation::None,
                     1 => FusedActivation::Relu,
                     _ => FusedActivation::Relu6,
                 },
-                activation_min: r.u8()? as i8,
-                activation_max: r.u8()? as i8,
-                layout: WeightLayout::from(r.u8()?),
-                weights: Section::read(r)?,
-                bias: Section::read(r)?,
-                multipliers: Section::read(r)?,
-                shifts: Section::read(r)?,
+                activation_min: r.u8() as i8,
+                activation_max: r.u8() as i8,
+                layout: WeightLayout::from(r.u8()),
+                weights: Section::read(r),
+                bias: Section::read(r),
+                multipliers: Section::read(r),
+                shifts: Section::read(r),
             }),
-            1 => Layer::Logistic(Elementwise::read(r)?),
-            2 => Layer::Tanh(Elementwise::read(r)?),
+            1 => Layer::Logistic(Elementwise::read(r)),
+            2 => Layer::Tanh(Elementwise::read(r)),
             _ => Layer::Softmax(Softmax {
-                len: r.u32()?,
-                input_beta_multiplier: r.i32()?,
-                input_beta_left_shift: r.i32()?,
-                diff_min: r.i32()?,
-                output: QuantParams::read(r)?,
+                len: r.u32(),
+                input_beta_multiplier: r.i32(),
+                input_beta_left_shift: r.i32(),
+                diff_min: r.i32(),
+                output: QuantParams::read(r),
             }),
-        })
+        };
+        r.result(layer)
     }
 }
 

@@ -9,123 +9,174 @@
 use crate::Error;
 
 /// A cursor over postcard bytes, borrowing strings from them.
+///
+/// Reads do not return `Result`s: the first failure marks the reader failed, empties it and
+/// makes every later read return a zero value, and [`Reader::result`] turns the outcome into
+/// an `Err` once, at the end. A decoder is then straight-line code (a call per field) instead
+/// of a test and an early return after every field, which is most of its flash.
 #[derive(Debug, Clone)]
 pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
+    failed: bool,
 }
-
-/// The one error every read reports.
-const BAD: Error = Error::ManifestDecode;
 
 impl<'a> Reader<'a> {
     /// A reader at the start of `bytes`.
     pub(crate) fn new(bytes: &'a [u8]) -> Reader<'a> {
-        Reader { bytes }
+        Reader {
+            bytes,
+            failed: false,
+        }
     }
 
-    /// The bytes not read yet.
+    /// The bytes not read yet (none once a read failed).
     pub(crate) fn rest(&self) -> &'a [u8] {
         self.bytes
     }
 
+    /// `Ok(value)` when every read so far succeeded, [`Error::ManifestDecode`] otherwise.
+    pub(crate) fn result<T>(&self, value: T) -> Result<T, Error> {
+        if self.failed {
+            Err(Error::ManifestDecode)
+        } else {
+            Ok(value)
+        }
+    }
+
+    /// Marks the reader failed: nothing more can be read.
+    #[inline(never)]
+    pub(crate) fn fail(&mut self) {
+        self.failed = true;
+        self.bytes = &[];
+    }
+
     /// One raw byte (`u8`; `i8` is its bits).
-    pub(crate) fn u8(&mut self) -> Result<u8, Error> {
-        let (&byte, tail) = self.bytes.split_first().ok_or(BAD)?;
-        self.bytes = tail;
-        Ok(byte)
+    pub(crate) fn u8(&mut self) -> u8 {
+        match self.bytes.split_first() {
+            Some((&byte, tail)) => {
+                self.bytes = tail;
+                byte
+            }
+            None => {
+                self.fail();
+                0
+            }
+        }
     }
 
     /// The next `len` bytes, borrowed.
-    pub(crate) fn take(&mut self, len: usize) -> Result<&'a [u8], Error> {
-        let (head, tail) = self.bytes.split_at_checked(len).ok_or(BAD)?;
-        self.bytes = tail;
-        Ok(head)
+    pub(crate) fn take(&mut self, len: usize) -> &'a [u8] {
+        match self.bytes.split_at_checked(len) {
+            Some((head, tail)) => {
+                self.bytes = tail;
+                head
+            }
+            None => {
+                self.fail();
+                &[]
+            }
+        }
     }
 
     /// A `u32` varint (LEB128, at most 5 bytes, the fifth holding at most 4 bits). Like
     /// postcard, non-minimal encodings are accepted.
     #[inline(never)]
-    pub(crate) fn u32(&mut self) -> Result<u32, Error> {
+    pub(crate) fn u32(&mut self) -> u32 {
         let mut out = 0u32;
         let mut shift = 0u32;
         while shift < 35 {
-            let byte = self.u8()?;
+            let byte = self.u8();
             out |= ((byte & 0x7F) as u32) << shift;
             if byte & 0x80 == 0 {
-                return if shift == 28 && byte > 0x0F {
-                    Err(BAD)
-                } else {
-                    Ok(out)
-                };
+                if shift == 28 && byte > 0x0F {
+                    break;
+                }
+                return out;
             }
             shift += 7;
         }
-        Err(BAD)
+        self.fail();
+        0
     }
 
     /// An `i32`: a zigzag `u32` varint.
-    pub(crate) fn i32(&mut self) -> Result<i32, Error> {
-        let n = self.u32()?;
-        Ok(((n >> 1) as i32) ^ -((n & 1) as i32))
+    #[inline(never)]
+    pub(crate) fn i32(&mut self) -> i32 {
+        let n = self.u32();
+        ((n >> 1) as i32) ^ -((n & 1) as i32)
     }
 
     /// An `f32`: four little-endian bytes.
-    pub(crate) fn f32(&mut self) -> Result<f32, Error> {
+    #[inline(never)]
+    pub(crate) fn f32(&mut self) -> f32 {
         let mut bits = [0u8; 4];
-        bits.copy_from_slice(self.take(4)?);
-        Ok(f32::from_le_bytes(bits))
+        if let Ok(bytes) = <[u8; 4]>::try_from(self.take(4)) {
+            bits = bytes;
+        }
+        f32::from_le_bytes(bits)
     }
 
     /// A `usize` varint (sequence and string lengths): as wide as postcard reads it on this
     /// target, a `u64` varint on 64-bit hosts.
     #[cfg(target_pointer_width = "64")]
-    pub(crate) fn len(&mut self) -> Result<usize, Error> {
+    pub(crate) fn len(&mut self) -> usize {
         let mut out = 0u64;
         let mut shift = 0u32;
         while shift < 70 {
-            let byte = self.u8()?;
+            let byte = self.u8();
             out |= ((byte & 0x7F) as u64) << shift;
             if byte & 0x80 == 0 {
-                return if shift == 63 && byte > 0x01 {
-                    Err(BAD)
-                } else {
-                    usize::try_from(out).map_err(|_| BAD)
-                };
+                if shift == 63 && byte > 0x01 {
+                    break;
+                }
+                return out as usize;
             }
             shift += 7;
         }
-        Err(BAD)
+        self.fail();
+        0
     }
 
     /// A `usize` varint (sequence and string lengths): a `u32` varint on 32-bit targets.
     #[cfg(not(target_pointer_width = "64"))]
-    pub(crate) fn len(&mut self) -> Result<usize, Error> {
-        usize::try_from(self.u32()?).map_err(|_| BAD)
+    pub(crate) fn len(&mut self) -> usize {
+        self.u32() as usize
     }
 
     /// A `&str`: a length, then that many UTF-8 bytes, borrowed.
-    pub(crate) fn str(&mut self) -> Result<&'a str, Error> {
-        let len = self.len()?;
-        core::str::from_utf8(self.take(len)?).map_err(|_| BAD)
+    #[inline(never)]
+    pub(crate) fn str(&mut self) -> &'a str {
+        let len = self.len();
+        match core::str::from_utf8(self.take(len)) {
+            Ok(text) => text,
+            Err(_) => {
+                self.fail();
+                ""
+            }
+        }
     }
 
     /// An option's tag: `false` for none, `true` when a value follows.
-    pub(crate) fn some(&mut self) -> Result<bool, Error> {
-        match self.u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(BAD),
+    pub(crate) fn some(&mut self) -> bool {
+        match self.u8() {
+            0 => false,
+            1 => true,
+            _ => {
+                self.fail();
+                false
+            }
         }
     }
 
-    /// An enum's variant index, which must be below `variants`.
-    pub(crate) fn variant(&mut self, variants: u32) -> Result<u32, Error> {
-        let index = self.u32()?;
-        if index < variants {
-            Ok(index)
-        } else {
-            Err(BAD)
+    /// An enum's variant index, which must be below `variants` (0 after a failure).
+    #[inline(never)]
+    pub(crate) fn variant(&mut self, variants: u32) -> u32 {
+        let index = self.u32();
+        if index >= variants {
+            self.fail();
+            return 0;
         }
+        index
     }
 }
 
@@ -149,21 +200,23 @@ mod tests {
             r.extend(encoded(&(d as usize)));
             r.extend(encoded(&s.as_str()));
             let mut reader = Reader::new(&r);
-            prop_assert_eq!(reader.u32(), Ok(a));
-            prop_assert_eq!(reader.i32(), Ok(b));
-            prop_assert_eq!(reader.f32().map(f32::to_bits), Ok(c.to_bits()));
-            prop_assert_eq!(reader.len(), Ok(d as usize));
-            prop_assert_eq!(reader.str(), Ok(s.as_str()));
+            prop_assert_eq!(reader.u32(), a);
+            prop_assert_eq!(reader.i32(), b);
+            prop_assert_eq!(reader.f32().to_bits(), c.to_bits());
+            prop_assert_eq!(reader.len(), d as usize);
+            prop_assert_eq!(reader.str(), s.as_str());
             prop_assert!(reader.rest().is_empty());
+            prop_assert_eq!(reader.result(()), Ok(()));
         }
 
         /// On any bytes, each primitive agrees with postcard: the same value and the same rest,
         /// or an error from both.
         #[test]
         fn primitives_agree_with_postcard(bytes in proptest::collection::vec(any::<u8>(), 0..12)) {
-            let ours = |f: &dyn Fn(&mut Reader<'_>) -> Option<std::string::String>| {
+            let ours = |f: &dyn Fn(&mut Reader<'_>) -> std::string::String| {
                 let mut reader = Reader::new(&bytes);
-                f(&mut reader).map(|v| (v, reader.rest().len()))
+                let value = f(&mut reader);
+                reader.result((value, reader.rest().len())).ok()
             };
             fn theirs<'de, T: serde::Deserialize<'de> + core::fmt::Debug>(
                 bytes: &'de [u8],
@@ -173,33 +226,47 @@ mod tests {
                     .map(|(v, rest)| (std::format!("{v:?}"), rest.len()))
             }
             let show = |v: &dyn core::fmt::Debug| std::format!("{v:?}");
-            prop_assert_eq!(ours(&|r| r.u32().ok().map(|v| show(&v))), theirs::<u32>(&bytes));
-            prop_assert_eq!(ours(&|r| r.i32().ok().map(|v| show(&v))), theirs::<i32>(&bytes));
-            prop_assert_eq!(ours(&|r| r.f32().ok().map(|v| show(&v))), theirs::<f32>(&bytes));
-            prop_assert_eq!(ours(&|r| r.len().ok().map(|v| show(&v))), theirs::<usize>(&bytes));
-            prop_assert_eq!(ours(&|r| r.str().ok().map(|v| show(&v))), theirs::<&str>(&bytes));
+            prop_assert_eq!(ours(&|r| show(&r.u32())), theirs::<u32>(&bytes));
+            prop_assert_eq!(ours(&|r| show(&r.i32())), theirs::<i32>(&bytes));
+            prop_assert_eq!(ours(&|r| show(&r.f32())), theirs::<f32>(&bytes));
+            prop_assert_eq!(ours(&|r| show(&r.len())), theirs::<usize>(&bytes));
+            prop_assert_eq!(ours(&|r| show(&r.str())), theirs::<&str>(&bytes));
             prop_assert_eq!(
-                ours(&|r| r.some().ok().map(|v| show(&v.then_some(())))),
+                ours(&|r| show(&r.some().then_some(()))),
                 theirs::<Option<()>>(&bytes)
             );
         }
+    }
+
+    fn u32_of(bytes: &[u8]) -> Result<u32, crate::Error> {
+        let mut reader = Reader::new(bytes);
+        let value = reader.u32();
+        reader.result(value)
     }
 
     #[test]
     fn varint_limits_match_postcard() {
         // Five bytes whose last holds more than the 4 bits left of a u32: refused.
         let over = [0xFF, 0xFF, 0xFF, 0xFF, 0x1F];
-        assert!(Reader::new(&over).u32().is_err());
+        assert!(u32_of(&over).is_err());
         assert!(postcard::from_bytes::<u32>(&over).is_err());
-        let max = [0xFF, 0xFF, 0xFF, 0xFF, 0x0F];
-        assert_eq!(Reader::new(&max).u32(), Ok(u32::MAX));
+        assert_eq!(u32_of(&[0xFF, 0xFF, 0xFF, 0xFF, 0x0F]), Ok(u32::MAX));
         // Six bytes: too long.
-        assert!(Reader::new(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00])
-            .u32()
-            .is_err());
+        assert!(u32_of(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00]).is_err());
         // Non-minimal but in range: accepted, as postcard does.
-        assert_eq!(Reader::new(&[0x81, 0x00]).u32(), Ok(1));
-        assert_eq!(Reader::new(&[2]).variant(3), Ok(2));
-        assert!(Reader::new(&[3]).variant(3).is_err());
+        assert_eq!(u32_of(&[0x81, 0x00]), Ok(1));
+    }
+
+    #[test]
+    fn a_failed_read_sticks() {
+        let mut reader = Reader::new(&[2, 3, 0x80]);
+        assert_eq!(reader.variant(3), 2);
+        assert_eq!(reader.result(()), Ok(()));
+        assert_eq!(reader.variant(3), 0);
+        assert!(reader.failed);
+        // Nothing more is read, even though a byte was left.
+        assert!(reader.rest().is_empty());
+        assert_eq!(reader.u8(), 0);
+        assert_eq!(reader.result(()), Err(crate::Error::ManifestDecode));
     }
 }
