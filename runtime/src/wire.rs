@@ -147,9 +147,9 @@ impl<'a> Reader<'a> {
     #[inline(never)]
     pub(crate) fn str(&mut self) -> &'a str {
         let len = self.len();
-        match core::str::from_utf8(self.take(len)) {
-            Ok(text) => text,
-            Err(_) => {
+        match crate::kernels::utf8::as_str(self.take(len)) {
+            Some(text) => text,
+            None => {
                 self.fail();
                 ""
             }

@@ -21,6 +21,7 @@ pub mod layout;
 mod logistic;
 mod softmax;
 mod tanh;
+pub(crate) mod utf8;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_avx2;
 
