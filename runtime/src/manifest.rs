@@ -416,6 +416,7 @@ impl Iterator for Layers<'_> {
 impl QuantParams {
     /// Checks that these parameters can quantise an int8 tensor: a finite, positive scale and a
     /// zero point in `-128..=127` ([`Error::BadQuantParams`] otherwise).
+    #[inline(never)]
     pub fn check_int8(&self) -> Result<(), Error> {
         let scale_ok = self.scale.is_finite() && self.scale > 0.0;
         if scale_ok && (-128..=127).contains(&self.zero_point) {
