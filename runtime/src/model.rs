@@ -289,7 +289,10 @@ impl<'a> Model<'a> {
             }
             Layer::Logistic(p) => kernels::logistic(self.table(p.table)?, input, output),
             Layer::Tanh(p) => kernels::tanh(self.table(p.table)?, input, output),
+            #[cfg(feature = "softmax")]
             Layer::Softmax(p) => kernels::softmax(p, input, output),
+            #[cfg(not(feature = "softmax"))]
+            Layer::Softmax(_) => return Err(Error::UnsupportedLayer),
         }
         Ok(())
     }
@@ -440,7 +443,10 @@ fn validate<'a>(
                 sections.check(p.table, 256, 1)?;
                 kernels::validate_tanh(p)?
             }
+            #[cfg(feature = "softmax")]
             Layer::Softmax(p) => kernels::validate_softmax(p)?,
+            #[cfg(not(feature = "softmax"))]
+            Layer::Softmax(_) => return Err(Error::UnsupportedLayer),
         }
         plan.add(index, count, layer.output_len());
     }
