@@ -475,8 +475,10 @@ impl Layer {
 }
 
 impl<'a> Manifest<'a> {
-    /// Decodes a manifest from its postcard encoding, borrowing the strings.
-    #[inline(never)]
+    /// Decodes a manifest from its postcard encoding, borrowing the strings. Inlined into its
+    /// one caller, so that the manifest is built where it is kept (one copy of its 200 bytes
+    /// less, about 200 bytes of code less on Cortex-M).
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Manifest<'a>, Error> {
         let kind = match r.variant(4) {
             0 => ModelKind::Mlp,
