@@ -589,8 +589,15 @@ impl Layer {
                 multipliers: Section::read(r),
                 shifts: Section::read(r),
             }),
-            1 => Layer::Logistic(Elementwise::read(r)),
-            2 => Layer::Tanh(Elementwise::read(r)),
+            // One read for both table ops (a single copy of the code).
+            index @ (1 | 2) => {
+                let p = Elementwise::read(r);
+                if index == 1 {
+                    Layer::Logistic(p)
+                } else {
+                    Layer::Tanh(p)
+                }
+            }
             _ => Layer::Softmax(Softmax {
                 len: r.u32(),
                 input_beta_multiplier: r.i32(),

@@ -51,6 +51,7 @@ impl<'a> Reader<'a> {
     }
 
     /// One raw byte (`u8`; `i8` is its bits).
+    #[inline(never)]
     pub(crate) fn u8(&mut self) -> u8 {
         match self.bytes.split_first() {
             Some((&byte, tail)) => {
