@@ -74,6 +74,9 @@ pub enum Error {
     /// A recommender blob's window is out of range, an item type is not below the number of
     /// types, or the item ids are not strictly increasing.
     BadRecommenderSpec,
+    /// A layer's op is one this runtime build leaves out (a cargo feature such as `softmax` is
+    /// off to save flash).
+    UnsupportedLayer,
 }
 
 impl core::fmt::Display for Error {
@@ -115,6 +118,7 @@ impl core::fmt::Display for Error {
             Error::BadRecommenderSpec => {
                 "recommender window, item types or item ids (not strictly increasing) are bad"
             }
+            Error::UnsupportedLayer => "a layer's op is not compiled into this runtime build",
         };
         f.write_str(text)
     }

@@ -41,6 +41,7 @@ mod quantize;
 #[cfg(feature = "recommender")]
 pub mod recommend;
 pub mod text;
+mod wire;
 
 pub use error::Error;
 pub use gp::GpModel;

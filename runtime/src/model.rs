@@ -2,8 +2,10 @@
 
 use crate::header::SECTION_ALIGN;
 use crate::kernels::{self, FullyConnectedView};
+#[cfg(feature = "softmax")]
+use crate::manifest::Softmax;
 use crate::manifest::{
-    FullyConnected, Layer, Layers, Manifest, ModelKind, Section, Softmax, MAX_DIM, MAX_LAYERS,
+    FullyConnected, Layer, Layers, Manifest, ModelKind, Section, MAX_DIM, MAX_LAYERS,
 };
 #[cfg(feature = "moderation")]
 use crate::moderation::{self, ModerationSpec};
@@ -232,7 +234,10 @@ impl<'a> Model<'a> {
             Layer::FullyConnected(fc) => StepOp::FullyConnected(self.fully_connected_view(fc)?),
             Layer::Logistic(p) => StepOp::Logistic(self.table(p.table)?),
             Layer::Tanh(p) => StepOp::Tanh(self.table(p.table)?),
+            #[cfg(feature = "softmax")]
             Layer::Softmax(p) => StepOp::Softmax(*p),
+            #[cfg(not(feature = "softmax"))]
+            Layer::Softmax(_) => return Err(Error::UnsupportedLayer),
         };
         Ok(Step {
             op,
@@ -350,6 +355,7 @@ enum StepOp<'a> {
     FullyConnected(FullyConnectedView<'a>),
     Logistic(&'a [u8; 256]),
     Tanh(&'a [u8; 256]),
+    #[cfg(feature = "softmax")]
     Softmax(Softmax),
 }
 
@@ -362,6 +368,7 @@ impl Step<'_> {
             StepOp::FullyConnected(view) => kernels::fully_connected(view, input, output),
             StepOp::Logistic(table) => kernels::logistic(table, input, output),
             StepOp::Tanh(table) => kernels::tanh(table, input, output),
+            #[cfg(feature = "softmax")]
             StepOp::Softmax(p) => kernels::softmax(p, input, output),
         }
         Ok(())
@@ -404,6 +411,14 @@ fn le_f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
     kernels::le_i32s(bytes).map(|bits| f32::from_bits(bits as u32))
 }
 
+/// True when a little-endian f32 in `bytes` is a NaN or an infinity (all exponent bits set):
+/// a byte test, which is much less code than decoding and classifying each float.
+fn any_non_finite(bytes: &[u8]) -> bool {
+    bytes
+        .chunks_exact(4)
+        .any(|f| matches!(f, [_, _, low, high] if high & 0x7F == 0x7F && low & 0x80 != 0))
+}
+
 fn prefix(slice: &[i8], len: usize) -> Result<&[i8], Error> {
     slice.get(..len).ok_or(Error::ShapeMismatch)
 }
@@ -440,7 +455,7 @@ fn validate<'a>(
             .checked_mul(2)
             .ok_or(Error::BadDimension)?;
         let bytes = sections.check(transform, values, 4)?;
-        if le_f32s(bytes).any(|v| !v.is_finite()) {
+        if any_non_finite(bytes) {
             return Err(Error::BadQuantParams);
         }
     }
@@ -469,7 +484,10 @@ fn validate<'a>(
                 sections.check(p.table, 256, 1)?;
                 kernels::validate_tanh(p)?
             }
+            #[cfg(feature = "softmax")]
             Layer::Softmax(p) => kernels::validate_softmax(p)?,
+            #[cfg(not(feature = "softmax"))]
+            Layer::Softmax(_) => return Err(Error::UnsupportedLayer),
         }
         plan.add(index, count, layer.output_len());
     }
@@ -564,7 +582,10 @@ fn validate_fully_connected(fc: &FullyConnected, sections: &SectionCheck<'_>) ->
     sections.check(fc.bias, fc.output_len, 4)?;
     let multipliers = sections.check(fc.multipliers, fc.output_len, 4)?;
     let shifts = sections.check(fc.shifts, fc.output_len, 1)?;
-    if kernels::le_i32s(multipliers).any(|m| m < 0)
+    // A negative little-endian i32 has the top bit of its last byte set.
+    if multipliers
+        .chunks_exact(4)
+        .any(|m| matches!(m, [_, _, _, high] if high & 0x80 != 0))
         || shifts.iter().any(|&s| !(-31..=30).contains(&(s as i8)))
     {
         return Err(Error::BadQuantParams);
@@ -573,4 +594,31 @@ fn validate_fully_connected(fc: &FullyConnected, sections: &SectionCheck<'_>) ->
         return Err(Error::BadQuantParams);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::any_non_finite;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The byte test agrees with `f32::is_finite` on every bit pattern, at any position.
+        #[test]
+        fn non_finite_byte_test_equals_is_finite(bits: u32, before in 0usize..3) {
+            let value = f32::from_bits(bits);
+            let mut bytes = std::vec![0u8; 4 * before];
+            bytes.extend(bits.to_le_bytes());
+            prop_assert_eq!(any_non_finite(&bytes), !value.is_finite());
+        }
+    }
+
+    #[test]
+    fn infinities_and_nans_are_found() {
+        for value in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -f32::NAN] {
+            assert!(any_non_finite(&value.to_le_bytes()));
+        }
+        for value in [0.0f32, -0.0, f32::MAX, f32::MIN, f32::MIN_POSITIVE, 1e-45] {
+            assert!(!any_non_finite(&value.to_le_bytes()));
+        }
+    }
 }

@@ -180,20 +180,32 @@ fn time(layers: &[FullyConnectedView<'_>], kernel: Kernel) -> Duration {
 }
 
 /// The runtime's flash footprint on every board (see [`mote_boards::footprint`]), built with
-/// only the weight layout the board's kernel reads, as an MLP firmware for it would be.
+/// only the weight layout the board's kernel reads, as an MLP firmware for it would be: once
+/// with every MLP op (softmax included) and once without the softmax kernel (an MLP of fully
+/// connected layers with fused activations, logistic and tanh, like the 32-16-4 benchmark).
 pub fn footprints(boards: &[String]) -> Result<Vec<mote_boards::Footprint>> {
-    boards
-        .iter()
-        .map(|name| {
-            eprintln!("  {name}: footprint probe with and without the runtime ...");
-            let board = Board::load(name).map_err(|e| e.to_string())?;
-            let layout = match Target::for_build(&board.target, &board.rustflags).weight_layout() {
-                mote_runtime::manifest::WeightLayout::RowQuads => "row-quads",
-                _ => "row-major",
-            };
-            mote_boards::footprint(name, &[layout]).map_err(|e| e.to_string())
-        })
-        .collect()
+    let mut all = Vec::new();
+    for name in boards {
+        eprintln!("  {name}: footprint probe with and without the runtime ...");
+        let board = Board::load(name).map_err(|e| e.to_string())?;
+        let layout = match Target::for_build(&board.target, &board.rustflags).weight_layout() {
+            mote_runtime::manifest::WeightLayout::RowQuads => "row-quads",
+            _ => "row-major",
+        };
+        for features in [&[layout, "softmax"][..], &[layout][..]] {
+            all.push(mote_boards::footprint(name, features).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(all)
+}
+
+/// What a footprint's runtime build can run, from its features.
+fn footprint_scope(features: &[String]) -> &'static str {
+    if features.iter().any(|f| f == "softmax") {
+        "every MLP op"
+    } else {
+        "MLP ops but softmax"
+    }
 }
 
 /// The table as text.
@@ -227,10 +239,11 @@ pub fn render(
         );
         for f in footprints {
             text.push_str(&format!(
-                "  {:<9} {:>6} bytes ({:.1} KiB): parse, validation, every MLP kernel ({})\n",
+                "  {:<9} {:>6} bytes ({:.1} KiB): parse, validation, {} ({})\n",
                 f.board,
                 f.runtime_bytes,
                 f.runtime_bytes as f64 / 1024.0,
+                footprint_scope(&f.features),
                 f.features.join(", ")
             ));
         }
@@ -268,5 +281,18 @@ mod tests {
         assert_eq!(parse_size("32-16-4").unwrap(), vec![32, 16, 4]);
         assert!(parse_size("784").unwrap_err().contains("at least"));
         assert!(parse_size("7x0").unwrap_err().contains("bad size"));
+    }
+
+    #[test]
+    fn footprint_rows_say_whether_softmax_is_in() {
+        let features = |list: &[&str]| list.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            footprint_scope(&features(&["row-quads", "softmax"])),
+            "every MLP op"
+        );
+        assert_eq!(
+            footprint_scope(&features(&["row-major"])),
+            "MLP ops but softmax"
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! runs one inference on the first input bytes; without it, it only touches the same memory.
 //! Both keep their results alive through `black_box` and volatile writes, so the optimiser
 //! cannot drop the work. The difference in text + rodata between the two builds is the
-//! runtime's code (parse, validation, every kernel an MLP blob can name) and constants.
+//! runtime's code (parse, validation, the kernels of the ops its features keep: the board's
+//! weight layout, and softmax or not) and constants.
 //! Nothing here runs in the tests; `mote bench --kernels` reads the two ELFs' sizes.
 #![no_std]
 #![no_main]

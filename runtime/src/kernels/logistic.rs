@@ -19,7 +19,9 @@ pub fn logistic(table: &[u8; 256], input: &[i8], output: &mut [i8]) {
     lookup(table, input, output);
 }
 
-/// Looks every input up in a 256-entry table indexed by the input's bits.
+/// Looks every input up in a 256-entry table indexed by the input's bits. Out of line, so that
+/// logistic and tanh share one copy.
+#[inline(never)]
 pub(crate) fn lookup(table: &[u8; 256], input: &[i8], output: &mut [i8]) {
     for (y, &x) in output.iter_mut().zip(input) {
         // A u8 index into a 256-entry array cannot go out of bounds.

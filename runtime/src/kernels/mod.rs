@@ -13,6 +13,7 @@ pub mod arm_fpu;
 mod conformance;
 pub mod dot;
 mod fully_connected;
+#[cfg(feature = "softmax")]
 mod gemmlowp;
 pub mod gp_f32;
 pub mod gp_fixed;
@@ -20,8 +21,10 @@ pub mod gp_layout;
 pub mod helium;
 pub mod layout;
 mod logistic;
+#[cfg(feature = "softmax")]
 mod softmax;
 mod tanh;
+pub(crate) mod utf8;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_avx2;
 
@@ -87,10 +90,12 @@ fn row_quads(layer: &FullyConnectedView<'_>, input: &[i8], output: &mut [i8]) {
 }
 
 pub use logistic::logistic;
+#[cfg(feature = "softmax")]
 pub use softmax::softmax;
 pub use tanh::tanh;
 
 pub(crate) use logistic::validate as validate_logistic;
+#[cfg(feature = "softmax")]
 pub(crate) use softmax::validate as validate_softmax;
 pub(crate) use tanh::validate as validate_tanh;
 
