@@ -3,7 +3,7 @@
 use super::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use mote_train::data::Dataset;
-use mote_train::gp::fit::{evaluate, train_gp, GpConfig, LikelihoodKind};
+use mote_train::gp::fit::{evaluate, train_gp, GpConfig, LikelihoodKind, MeanKind};
 use mote_train::gp::params::ModelKind;
 use mote_train::gp::posterior::SparseGp;
 use mote_train::linear::LinearRegression;
@@ -25,6 +25,15 @@ pub enum LikelihoodArg {
     Gaussian,
     /// 0/1 labels, logistic link (SVGP only).
     Bernoulli,
+}
+
+/// The GP's prior mean.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum MeanArg {
+    /// Zero (the training targets' mean).
+    Zero,
+    /// A linear trend fitted by least squares before the GP.
+    Linear,
 }
 
 /// Arguments of `mote train gp`.
@@ -65,6 +74,11 @@ pub struct Args {
     /// covariance better conditioned (what f32 and fixed-point blobs need), at a small cost in fit.
     #[arg(long, default_value_t = 1e-6)]
     jitter: f64,
+    /// Prior mean: `zero`, or `linear` (a least-squares linear trend fitted first; the GP
+    /// models the residual, which keeps its kernel matrix well conditioned when the target
+    /// has a strong linear part, as Friedman #1 has).
+    #[arg(long, value_enum, default_value = "zero")]
+    mean: MeanArg,
     /// Where to write the parameter file (JSON, see train/GP_PARAMS.md).
     #[arg(long, short, default_value = "model.gp.json")]
     out: PathBuf,
@@ -108,6 +122,10 @@ pub fn run(args: Args) -> Result {
         learning_rate: args.lr,
         seed: args.seed,
         jitter: args.jitter,
+        mean: match args.mean {
+            MeanArg::Zero => MeanKind::Zero,
+            MeanArg::Linear => MeanKind::Linear,
+        },
         ..GpConfig::default()
     };
     let bar = ProgressBar::new(cfg.iterations as u64);

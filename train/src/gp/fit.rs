@@ -5,13 +5,14 @@ use super::inducing::kmeans;
 use super::kernels::Kernel;
 use super::lbfgs::Lbfgs;
 use super::likelihood::Likelihood;
-use super::params::{GpParams, ModelKind, FORMAT, FORMAT_VERSION};
+use super::params::{GpParams, LinearMean, ModelKind, FORMAT, FORMAT_VERSION};
 use super::posterior::SparseGp;
 use super::sgpr::Sgpr;
 use super::standardise::Standardiser;
 use super::svgp::{Svgp, SvgpConfig};
 use super::GpError;
 use crate::data::Dataset;
+use crate::linear::LinearRegression;
 use crate::tape::Matrix;
 use std::collections::BTreeMap;
 
@@ -22,6 +23,17 @@ pub enum LikelihoodKind {
     Gaussian,
     /// 0/1 labels (SVGP only).
     Bernoulli,
+}
+
+/// The GP's prior mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MeanKind {
+    /// Zero (in standardised target units: the training targets' mean).
+    #[default]
+    Zero,
+    /// A linear trend fitted by least squares on the standardised inputs before the GP, which
+    /// then models the residual (Gaussian likelihood only).
+    Linear,
 }
 
 /// Everything `mote train gp` can set.
@@ -47,6 +59,8 @@ pub struct GpConfig {
     pub initial_noise: f64,
     /// Seed of the inducing-point placement and the minibatch order.
     pub seed: u64,
+    /// Zero or linear prior mean.
+    pub mean: MeanKind,
 }
 
 impl Default for GpConfig {
@@ -62,6 +76,7 @@ impl Default for GpConfig {
             jitter: 1e-6,
             initial_noise: 0.1,
             seed: 0,
+            mean: MeanKind::Zero,
         }
     }
 }
@@ -118,10 +133,31 @@ pub fn train_gp(
         d,
         rows.iter().flat_map(|r| input_std.apply(r)).collect(),
     );
-    let y: Vec<f64> = raw_y
+    let mut y: Vec<f64> = raw_y
         .iter()
         .map(|&v| (v - target_std.mean[0]) / target_std.scale[0])
         .collect();
+    let mean_function = match cfg.mean {
+        MeanKind::Zero => None,
+        MeanKind::Linear => {
+            if cfg.likelihood != LikelihoodKind::Gaussian {
+                return Err(GpError::Invalid(
+                    "a linear mean needs a Gaussian likelihood".into(),
+                ));
+            }
+            let rows: Vec<Vec<f64>> = (0..x.rows).map(|i| x.row(i).to_vec()).collect();
+            let fit = LinearRegression::fit(&rows, &y)
+                .ok_or_else(|| GpError::Invalid("the linear mean could not be fitted".into()))?;
+            let mean = LinearMean {
+                weights: fit.weights,
+                bias: fit.bias,
+            };
+            for (target, row) in y.iter_mut().zip(&rows) {
+                *target -= mean.at(row);
+            }
+            Some(mean)
+        }
+    };
     let kernel = Kernel::from_spec(&cfg.kernel, d)?;
     let z = kmeans(&x, cfg.num_inducing, 20, cfg.seed);
     let total = cfg.iterations;
@@ -237,6 +273,7 @@ pub fn train_gp(
         likelihood,
         input_standardisation: input_std,
         target_standardisation: target_std,
+        mean_function,
         meta,
     };
     params.validate()?;
