@@ -79,6 +79,11 @@ pub struct Args {
     /// has a strong linear part, as Friedman #1 has).
     #[arg(long, value_enum, default_value = "zero")]
     mean: MeanArg,
+    /// Starting lengthscale of the kernel's RBF/Matern terms, in standardised input units
+    /// (default: 1 per input for ARD kernels, √d for isotropic ones). Friedman #1 with
+    /// `--mean linear` needs a longer start (3) or the kernel collapses to zero variance.
+    #[arg(long)]
+    lengthscale_init: Option<f64>,
     /// Where to write the parameter file (JSON, see train/GP_PARAMS.md).
     #[arg(long, short, default_value = "model.gp.json")]
     out: PathBuf,
@@ -126,6 +131,7 @@ pub fn run(args: Args) -> Result {
             MeanArg::Zero => MeanKind::Zero,
             MeanArg::Linear => MeanKind::Linear,
         },
+        initial_lengthscale: args.lengthscale_init,
         ..GpConfig::default()
     };
     let bar = ProgressBar::new(cfg.iterations as u64);

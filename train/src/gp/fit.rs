@@ -61,6 +61,10 @@ pub struct GpConfig {
     pub seed: u64,
     /// Zero or linear prior mean.
     pub mean: MeanKind,
+    /// Starting lengthscale of every RBF/Matern term (standardised units), instead of the
+    /// spec's defaults ([`Kernel::from_spec`]). Longer starts keep a kernel that explains
+    /// only a residual (after a linear mean) from collapsing to zero variance early on.
+    pub initial_lengthscale: Option<f64>,
 }
 
 impl Default for GpConfig {
@@ -77,6 +81,7 @@ impl Default for GpConfig {
             initial_noise: 0.1,
             seed: 0,
             mean: MeanKind::Zero,
+            initial_lengthscale: None,
         }
     }
 }
@@ -97,6 +102,19 @@ fn to_f64_rows(d: &Dataset) -> Vec<Vec<f64>> {
         .iter()
         .map(|r| r.iter().map(|&v| f64::from(v)).collect())
         .collect()
+}
+
+/// Sets every lengthscale of `kernel` (all terms) to `l`.
+fn set_lengthscales(kernel: &mut Kernel, l: f64) {
+    match kernel {
+        Kernel::Rbf { lengthscales, .. }
+        | Kernel::Matern32 { lengthscales, .. }
+        | Kernel::Matern52 { lengthscales, .. } => lengthscales.fill(l),
+        Kernel::Linear { .. } | Kernel::White { .. } => {}
+        Kernel::Sum { kernels } | Kernel::Product { kernels } => {
+            kernels.iter_mut().for_each(|k| set_lengthscales(k, l))
+        }
+    }
 }
 
 /// Trains a sparse GP on `train` and returns its parameter file contents.
@@ -158,7 +176,15 @@ pub fn train_gp(
             Some(mean)
         }
     };
-    let kernel = Kernel::from_spec(&cfg.kernel, d)?;
+    let mut kernel = Kernel::from_spec(&cfg.kernel, d)?;
+    if let Some(l) = cfg.initial_lengthscale {
+        if !(l.is_finite() && l > 0.0) {
+            return Err(GpError::Invalid(format!(
+                "the initial lengthscale must be positive, not {l}"
+            )));
+        }
+        set_lengthscales(&mut kernel, l);
+    }
     let z = kmeans(&x, cfg.num_inducing, 20, cfg.seed);
     let total = cfg.iterations;
     let mut meta = BTreeMap::new();
