@@ -281,6 +281,12 @@ pub fn train_gp(
     );
     meta.insert("kernel_spec".into(), cfg.kernel.clone());
     meta.insert("seed".into(), cfg.seed.to_string());
+    if cfg.mean == MeanKind::Linear {
+        meta.insert("mean".into(), "linear".into());
+    }
+    if let Some(l) = cfg.initial_lengthscale {
+        meta.insert("initial_lengthscale".into(), l.to_string());
+    }
     meta.insert("train_rows".into(), train.len().to_string());
     meta.insert("train_fingerprint".into(), train.fingerprint());
     meta.insert("elbo".into(), format!("{elbo}"));
@@ -384,6 +390,69 @@ mod tests {
         assert!(model.predict(&[0.0; 3]).is_err());
     }
 
+    /// A linear mean takes the trend of `y = 3 x₁ − 2 x₂ + sin(4 x₁)`: its weights are the
+    /// least-squares ones, the file round-trips, and the model predicts mean plus GP.
+    #[test]
+    fn linear_mean_takes_the_trend() {
+        let mut rng = crate::prng::Rng::new(7);
+        let mut train = Dataset::default();
+        for _ in 0..120 {
+            let x = [rng.next_f64(), rng.next_f64()];
+            train.features.push(x.iter().map(|&v| v as f32).collect());
+            train
+                .targets
+                .push((3.0 * x[0] - 2.0 * x[1] + (4.0 * x[0]).sin()) as f32);
+        }
+        let cfg = GpConfig {
+            num_inducing: 8,
+            iterations: 100,
+            mean: MeanKind::Linear,
+            initial_lengthscale: Some(2.0),
+            ..GpConfig::default()
+        };
+        let params = train_gp(&train, &cfg, |_| {}).unwrap();
+        let mean = params.mean_function.clone().unwrap();
+        let x = Matrix::new(
+            train.len(),
+            2,
+            to_f64_rows(&train)
+                .iter()
+                .flat_map(|r| params.input_standardisation.apply(r))
+                .collect(),
+        );
+        let t = params.target_standardisation.clone();
+        let y: Vec<f64> = train
+            .targets
+            .iter()
+            .map(|&v| (f64::from(v) - t.mean[0]) / t.scale[0])
+            .collect();
+        let rows: Vec<Vec<f64>> = (0..x.rows).map(|i| x.row(i).to_vec()).collect();
+        let ls = LinearRegression::fit(&rows, &y).unwrap();
+        assert_eq!((mean.weights.clone(), mean.bias), (ls.weights, ls.bias));
+        assert!(mean.weights[0] > 0.0 && mean.weights[1] < 0.0, "{mean:?}");
+        assert_eq!(params.meta.get("mean").map(String::as_str), Some("linear"));
+        let loaded = GpParams::from_json(&params.to_json()).unwrap();
+        assert_eq!(loaded, params);
+        let mut short = params.clone();
+        short.mean_function.as_mut().unwrap().weights.pop();
+        let err = short.validate().unwrap_err();
+        assert!(
+            err.to_string().contains("mean_function has 1 weights"),
+            "{err}"
+        );
+        // The prediction is the linear mean plus the GP's: dropping the mean moves it.
+        let model = SparseGp::new(params.clone()).unwrap();
+        let mut zero_mean = params;
+        zero_mean.mean_function = None;
+        let without = SparseGp::new(zero_mean).unwrap();
+        let at = [0.9, 0.1];
+        let xs = model.params().input_standardisation.apply(&at);
+        let shift = model.predict(&at).unwrap().0 - without.predict(&at).unwrap().0;
+        assert!((shift - mean.at(&xs) * t.scale[0]).abs() < 1e-9, "{shift}");
+        let e = evaluate(&model, &train).unwrap();
+        assert!(e.rmse < 0.1, "{e:?}");
+    }
+
     #[test]
     fn rejects_bad_configs() {
         let data = crate::gp::friedman::generate(20, 1.0, 3);
@@ -400,6 +469,23 @@ mod tests {
         assert!(train_gp(&data, &cfg, |_| {}).is_err());
         let cfg = GpConfig {
             kernel: "nope".into(),
+            ..GpConfig::default()
+        };
+        assert!(train_gp(&data, &cfg, |_| {}).is_err());
+        let cfg = GpConfig {
+            model: ModelKind::Svgp,
+            likelihood: LikelihoodKind::Bernoulli,
+            mean: MeanKind::Linear,
+            ..GpConfig::default()
+        };
+        let bits = Dataset {
+            targets: data.targets.iter().map(|&t| f32::from(t > 14.0)).collect(),
+            ..data.clone()
+        };
+        let err = train_gp(&bits, &cfg, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("linear mean"), "{err}");
+        let cfg = GpConfig {
+            initial_lengthscale: Some(0.0),
             ..GpConfig::default()
         };
         assert!(train_gp(&data, &cfg, |_| {}).is_err());
