@@ -381,6 +381,9 @@ impl<'a> GpModel<'a> {
     /// Adds each output's linear prior mean `c + Σ_k β_k x_k` (in input order) to `mean`; no
     /// change without one.
     fn add_linear_mean(&self, input: &[f32], mean: &mut [f32]) {
+        if self.linear_mean.is_empty() {
+            return;
+        }
         let Some(per_output) = self.input_len().checked_add(1) else {
             return;
         };

@@ -91,24 +91,6 @@ pub fn gp_test_rows(spec: &Path) -> Result<Dataset> {
     Ok(super::load_csv(spec)?.split_mod5().1)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn comparison_figures() {
-        let host = [(2.0, 1.0), (-4.0, 0.25)];
-        let blob = [(2.001, 1.0), (-4.0, 0.2525)];
-        let (mean, var) = max_relative_errors(&blob, &host);
-        assert!((mean - 5e-4).abs() < 1e-12, "{mean}");
-        assert!((var - 1e-2).abs() < 1e-12, "{var}");
-        // 0.001 over sd 1 and 0 over sd 0.5.
-        assert!((max_sd_shift(&blob, &host) - 1e-3).abs() < 1e-12);
-        let shifted = [(2.0, 1.0), (-3.9, 0.25)];
-        assert!((max_sd_shift(&shifted, &host) - 0.2).abs() < 1e-12);
-    }
-}
-
 fn run_gp(args: EvalGpArgs) -> Result {
     let blob = read_file(&args.blob)?;
     let test = gp_test_rows(&args.data)?;
@@ -177,4 +159,22 @@ fn run_gp(args: EvalGpArgs) -> Result {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparison_figures() {
+        let host = [(2.0, 1.0), (-4.0, 0.25)];
+        let blob = [(2.001, 1.0), (-4.0, 0.2525)];
+        let (mean, var) = max_relative_errors(&blob, &host);
+        assert!((mean - 5e-4).abs() < 1e-12, "{mean}");
+        assert!((var - 1e-2).abs() < 1e-12, "{var}");
+        // 0.001 over sd 1 and 0 over sd 0.5.
+        assert!((max_sd_shift(&blob, &host) - 1e-3).abs() < 1e-12);
+        let shifted = [(2.0, 1.0), (-3.9, 0.25)];
+        assert!((max_sd_shift(&shifted, &host) - 0.2).abs() < 1e-12);
+    }
 }
