@@ -157,6 +157,12 @@ pub fn run(args: Args) -> Result {
         started.elapsed().as_secs_f64(),
         params.meta.get("elbo").map_or("?", String::as_str)
     );
+    if let Some(v) = params.kernel.stationary_variance().filter(|&v| v < 1e-6) {
+        outln!(
+            "warning: the kernel's variance collapsed to {v:.1e}: the smooth part explains \
+             nothing (a local optimum); try another --seed or a longer --lengthscale-init"
+        );
+    }
     match cfg.likelihood {
         LikelihoodKind::Gaussian => {
             let e = evaluate(&model, &test).map_err(|e| e.to_string())?;
