@@ -333,6 +333,85 @@ fn train_gp_on_diabetes_meets_the_issue_5_bar_and_writes_a_loadable_file() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown kernel"));
 }
 
+/// Friedman #1 with a linear prior mean (the committed fixture, as `mote train gp --data
+/// friedman1 --mean linear --lengthscale-init 3 --inducing 16 --jitter 3e-3` writes it):
+/// `mote eval gp` prints the f32 blob within 1e-4 of the host, and the fixed-point blob within
+/// 0.05 sd of the f32 one with its NLPD within 1%; the training flags are accepted.
+#[test]
+fn friedman_gp_with_a_linear_mean_through_the_cli() {
+    let dir = scratch("gp_friedman");
+    let params = repo().join("tests/fixtures/gp/friedman1_sgpr.gp.json");
+    let (blob, fixed) = (dir.join("f.mote"), dir.join("fx.mote"));
+    ok(&["export", s(&params), "-o", s(&blob)]);
+    ok(&["export", s(&params), "--format", "fixed", "-o", s(&fixed)]);
+    let number_after = |text: &str, key: &str| -> f64 {
+        let at = text
+            .find(key)
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+            + key.len();
+        text[at..]
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .find(|w| !w.is_empty())
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no number after {key} in {text}"))
+    };
+    let eval = ok(&[
+        "eval",
+        "gp",
+        "--blob",
+        s(&blob),
+        "--data",
+        "friedman1",
+        "--params",
+        s(&params),
+    ]);
+    let errors = &eval[eval
+        .find("max rel. error")
+        .expect("relative errors printed")..];
+    assert!(number_after(errors, "mean ") < 1e-4, "{eval}");
+    assert!(number_after(errors, "variance ") < 1e-4, "{eval}");
+    let eval = ok(&[
+        "eval",
+        "gp",
+        "--blob",
+        s(&fixed),
+        "--data",
+        "friedman1",
+        "--reference",
+        s(&blob),
+    ]);
+    assert!(number_after(&eval, "|Δmean|/sd ") < 0.05, "{eval}");
+    assert!(
+        (number_after(&eval, "NLPD ratio ") - 1.0).abs() < 0.01,
+        "{eval}"
+    );
+    let inspect = ok(&["inspect", s(&fixed)]);
+    assert!(inspect.contains("linear mean"), "{inspect}");
+    let out = dir.join("short.gp.json");
+    ok(&[
+        "train",
+        "gp",
+        "--data",
+        "friedman1",
+        "--mean",
+        "linear",
+        "--lengthscale-init",
+        "3",
+        "--inducing",
+        "4",
+        "--iterations",
+        "3",
+        "--out",
+        s(&out),
+    ]);
+    let trained = mote_train::gp::params::GpParams::load(&out).unwrap();
+    assert!(trained.mean_function.is_some());
+    assert_eq!(
+        trained.meta.get("initial_lengthscale").map(String::as_str),
+        Some("3")
+    );
+}
+
 #[test]
 fn gp_export_run_eval_and_inspect() {
     let dir = scratch("gp_round_trip");

@@ -12,7 +12,7 @@ use crate::ExportError;
 use mote_runtime::gp::{arena_len, GP_TENSOR_QUANT, MAX_INPUT_SHIFT};
 use mote_runtime::kernels::gp_layout::{factor_len, lower_index, padded, upper_index};
 use mote_runtime::manifest::{
-    GpKernel, GpNumbers, GpSpec, Manifest, ModelKind, Provenance, Section, TensorInfo,
+    GpKernel, GpMeanSpec, GpNumbers, GpSpec, Manifest, ModelKind, Provenance, Section, TensorInfo,
 };
 use mote_runtime::GpModel;
 use mote_train::data::Dataset;
@@ -85,6 +85,8 @@ struct Terms {
     noise: f64,
     target_mean: f64,
     target_scale: f64,
+    /// The linear prior mean on raw inputs in target units: the constant, then the weights.
+    linear_mean: Option<Vec<f64>>,
 }
 
 fn unsupported(message: impl Into<String>) -> ExportError {
@@ -213,7 +215,33 @@ fn terms(params: &GpParams) -> Result<Terms, ExportError> {
         noise,
         target_mean: target.mean[0],
         target_scale: target.scale[0],
+        // t_scale·(b + Σ w_k (x_k − μ_k)/s_k) = c + Σ β_k x_k, folded in f64.
+        linear_mean: params.mean_function.as_ref().map(|mean| {
+            let ts = target.scale[0];
+            let betas: Vec<f64> = mean
+                .weights
+                .iter()
+                .zip(&input.scale)
+                .map(|(w, s)| ts * w / s)
+                .collect();
+            let c = ts * mean.bias
+                - betas
+                    .iter()
+                    .zip(&input.mean)
+                    .map(|(b, m)| b * m)
+                    .sum::<f64>();
+            core::iter::once(c).chain(betas).collect()
+        }),
     })
+}
+
+/// The linear-mean section of one output: `d + 1` f32 (zeros for a zero prior mean).
+fn linear_mean_payload(t: &Terms) -> Vec<u8> {
+    let values: Vec<f32> = match &t.linear_mean {
+        Some(v) => v.iter().map(|&v| v as f32).collect(),
+        None => vec![0.0; t.affine.len() + 1],
+    };
+    le_bytes(&values, f32::to_le_bytes)
 }
 
 /// The 2-norm condition number of `K = L Lᵀ`, by power iteration on `K` and on `K⁻¹` (through
@@ -460,16 +488,25 @@ pub fn build_gp_outputs(
         ));
     }
     let t = terms(params)?;
+    let with_mean = outputs.iter().any(|o| o.mean_function.is_some());
     let mut payloads = match format {
         GpFormat::F32 => f32_payloads(&t),
         GpFormat::Fixed => fixed_payloads(&t)?,
     };
+    if with_mean {
+        payloads.sections.push(linear_mean_payload(&t));
+    }
     for other in outputs.iter().skip(1) {
-        let extra = match format {
-            GpFormat::F32 => f32_payloads(&terms(other)?),
-            GpFormat::Fixed => fixed_payloads(&terms(other)?)?,
+        let other = terms(other)?;
+        let mut extra = match format {
+            GpFormat::F32 => f32_payloads(&other),
+            GpFormat::Fixed => fixed_payloads(&other)?,
         };
-        // Mean weights, variance factor and output affine: one after another per output.
+        if with_mean {
+            extra.sections.push(linear_mean_payload(&other));
+        }
+        // Mean weights, variance factor, output affine and linear mean: one after another per
+        // output.
         for (section, more) in payloads.sections.iter_mut().zip(extra.sections).skip(4) {
             section.extend_from_slice(&more);
         }
@@ -518,7 +555,15 @@ pub fn build_gp_outputs(
             var_factor: section(5),
             output_affine: section(6),
         };
-        postcard::to_allocvec(&(&manifest, &spec)).map_err(|e| ExportError::Encode(e.to_string()))
+        let encoded = if with_mean {
+            let mean = GpMeanSpec {
+                linear_mean: section(7),
+            };
+            postcard::to_allocvec(&(&manifest, &spec, &mean))
+        } else {
+            postcard::to_allocvec(&(&manifest, &spec))
+        };
+        encoded.map_err(|e| ExportError::Encode(e.to_string()))
     })?;
     GpModel::parse(&bytes).map_err(ExportError::SelfCheck)?;
     Ok(bytes)

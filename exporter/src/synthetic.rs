@@ -145,6 +145,7 @@ pub fn random_gp(inducing: usize, inputs: usize, seed: u64) -> mote_train::gp::p
             mean: vec![uniform(-10.0, 10.0)],
             scale: vec![uniform(1.0, 20.0)],
         },
+        mean_function: None,
         meta: Default::default(),
     }
 }

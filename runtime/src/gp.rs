@@ -7,7 +7,7 @@
 //! x'   = (x − offset) · factor                      standardised, in lengthscales
 //! k_i  = σ² · profile(‖x' − z_i‖²)                  M kernel values
 //! a    = L⁻¹ k                                       forward substitution
-//! mean = (aᵀ m_w,p · mean_scale_p) · t_scale_p + t_mean_p
+//! mean = (aᵀ m_w,p · mean_scale_p) · t_scale_p + t_mean_p [+ c_p + Σ_k β_p,k x_k]
 //! var  = (max(0, σ² − ‖a‖²) + ‖U_p a‖² [+ noise_p]) · t_scale_p²
 //! ```
 //!
@@ -16,13 +16,15 @@
 //! `K([Z; x])`, so it is `>= 0` in exact arithmetic and only rounding can push the computed
 //! value below 0; clamping it there changes it by no more than that rounding error.
 //!
+//! The bracketed linear prior mean is there when the blob has a [`GpMeanSpec`] trailer.
+//!
 //! f32 blobs compute this in single precision, fixed-point blobs in integers (see
 //! [`crate::kernels::gp_fixed`]); both return f32 means and variances.
 
 use crate::header::SECTION_ALIGN;
 use crate::kernels::gp_layout::{factor_len, padded, upper_index};
 use crate::kernels::{self, gp_f32, gp_fixed, Plain};
-use crate::manifest::{GpKernel, GpNumbers, GpSpec, Manifest, ModelKind, Section};
+use crate::manifest::{GpKernel, GpMeanSpec, GpNumbers, GpSpec, Manifest, ModelKind, Section};
 use crate::{Error, QuantParams};
 
 /// Most inputs a GP blob may take.
@@ -46,7 +48,10 @@ pub const OUTPUT_AFFINE_LEN: u32 = 4;
 pub struct GpModel<'a> {
     manifest: Manifest<'a>,
     spec: GpSpec,
+    mean_spec: Option<GpMeanSpec>,
     params: Params<'a>,
+    /// Per output `d + 1` f32 (constant, then weights) of the linear prior mean; empty without.
+    linear_mean: &'a [f32],
     arena_len: usize,
 }
 
@@ -139,14 +144,35 @@ impl<'a> GpModel<'a> {
         }
         let (spec, rest) =
             postcard::take_from_bytes::<GpSpec>(rest).map_err(|_| Error::ManifestDecode)?;
-        if !rest.is_empty() {
-            return Err(Error::ManifestDecode);
-        }
+        let mean_spec = if rest.is_empty() {
+            None
+        } else {
+            let (mean_spec, rest) =
+                postcard::take_from_bytes::<GpMeanSpec>(rest).map_err(|_| Error::ManifestDecode)?;
+            if !rest.is_empty() {
+                return Err(Error::ManifestDecode);
+            }
+            Some(mean_spec)
+        };
         let sections = SectionCheck {
             blob,
             data_start: header.data_start(),
         };
         let params = validate(&manifest, &spec, &sections)?;
+        let linear_mean = match mean_spec {
+            None => &[][..],
+            Some(m) => {
+                let per_output = (manifest.input.len as usize)
+                    .checked_add(1)
+                    .ok_or(Error::BadDimension)?;
+                let len = per_output
+                    .checked_mul(manifest.output.len as usize)
+                    .ok_or(Error::BadDimension)?;
+                let values = sections.view::<f32>(m.linear_mean, len)?;
+                all_finite(values)?;
+                values
+            }
+        };
         let arena_len = arena_len(spec.numbers, manifest.input.len, spec.inducing)
             .ok_or(Error::BadDimension)?;
         if arena_len != manifest.arena_len as usize {
@@ -155,7 +181,9 @@ impl<'a> GpModel<'a> {
         Ok(GpModel {
             manifest,
             spec,
+            mean_spec,
             params,
+            linear_mean,
             arena_len,
         })
     }
@@ -168,6 +196,11 @@ impl<'a> GpModel<'a> {
     /// The GP's precomputed terms: kernel, number format, sections.
     pub fn spec(&self) -> &GpSpec {
         &self.spec
+    }
+
+    /// The linear prior mean's section, if the blob has one ([`GpMeanSpec`]).
+    pub fn mean_spec(&self) -> Option<&GpMeanSpec> {
+        self.mean_spec.as_ref()
     }
 
     /// Number of inputs `d` (real values).
@@ -191,14 +224,16 @@ impl<'a> GpModel<'a> {
     }
 
     /// Nominal multiply-accumulates per prediction: distances `M·d`, the solve `M(M−1)/2`,
-    /// and per output the mean `M` and the variance factor `M(M+1)/2`, plus `‖a‖²` (`M`).
+    /// and per output the mean `M` and the variance factor `M(M+1)/2`, plus `‖a‖²` (`M`) and
+    /// the linear prior mean (`d` per output) if there is one.
     pub fn macs(&self) -> u64 {
         let (m, d, p) = (
             self.spec.inducing as u64,
             self.manifest.input.len as u64,
             self.manifest.output.len as u64,
         );
-        m * d + m * (m - 1) / 2 + m + p * (m + m * (m + 1) / 2)
+        let linear = if self.mean_spec.is_some() { p * d } else { 0 };
+        m * d + m * (m - 1) / 2 + m + p * (m + m * (m + 1) / 2) + linear
     }
 
     /// Per input, the offset and the factor that map a raw feature to lengthscale units:
@@ -339,7 +374,31 @@ impl<'a> GpModel<'a> {
                 }
             }
         }
+        self.add_linear_mean(input, mean);
         Ok(())
+    }
+
+    /// Adds each output's linear prior mean `c + Σ_k β_k x_k` (in input order) to `mean`; no
+    /// change without one.
+    fn add_linear_mean(&self, input: &[f32], mean: &mut [f32]) {
+        if self.linear_mean.is_empty() {
+            return;
+        }
+        let Some(per_output) = self.input_len().checked_add(1) else {
+            return;
+        };
+        for (out, row) in mean
+            .iter_mut()
+            .zip(self.linear_mean.chunks_exact(per_output))
+        {
+            if let Some((&c, weights)) = row.split_first() {
+                let mut s = c;
+                for (w, x) in weights.iter().zip(input) {
+                    s += w * x;
+                }
+                *out += s;
+            }
+        }
     }
 
     fn factor_len(&self) -> usize {

@@ -324,6 +324,18 @@ pub struct GpSpec {
     pub output_affine: Section,
 }
 
+/// The optional trailer of a [`ModelKind::SparseGp`] blob, after its [`GpSpec`]: a linear
+/// prior mean. Blobs without it (zero prior mean) end at the spec, so blobs written before the
+/// trailer existed stay valid; a reader that does not know the trailer refuses blobs that have
+/// one (bytes left after the spec) instead of mispredicting.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct GpMeanSpec {
+    /// Per output, `d + 1` f32: the constant `c`, then one weight `β_k` per raw input; the
+    /// output's mean gains `c + Σ_k β_k x_k` (target units, raw inputs).
+    pub linear_mean: Section,
+}
+
 /// Where a model came from: enough to reproduce and audit it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance<'a> {

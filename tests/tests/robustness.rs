@@ -8,7 +8,7 @@ use mote_exporter::synthetic::random_gp;
 use mote_exporter::{build, ProvenanceInfo};
 use mote_runtime::crc32::crc32;
 use mote_runtime::header::{CRC_START, HEADER_LEN};
-use mote_runtime::manifest::{GpKernel, GpSpec, Layer, Manifest, ModelKind};
+use mote_runtime::manifest::{GpKernel, GpMeanSpec, GpSpec, Layer, Manifest, ModelKind};
 use mote_runtime::{AnyModel, Error, GpModel, Model};
 use mote_tests::{random_mlp, SplitMix};
 
@@ -418,6 +418,74 @@ fn gp_spec_edits_are_errors() {
             errors.contains(expected),
             "{expected} never seen: {errors:?}"
         );
+    }
+}
+
+/// The linear-mean trailer of a GP blob: its section is checked like the others (bounds,
+/// length, finite values), and bytes after it or a cut trailer are refused.
+#[test]
+fn gp_mean_trailer_edits_are_errors() {
+    let mut params = random_gp(5, 3, 4);
+    params.mean_function = Some(mote_train::gp::params::LinearMean {
+        weights: vec![1.0, -2.0, 0.5],
+        bias: 0.25,
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    for format in [GpFormat::F32, GpFormat::Fixed] {
+        let blob = build_gp(&params, format, &ProvenanceInfo::default()).unwrap();
+        let gp = GpModel::parse(&blob).unwrap();
+        let trailer = *gp.mean_spec().unwrap();
+        let manifest_len = u32::from_le_bytes(blob[16..20].try_into().unwrap()) as usize;
+        let original: (Manifest<'_>, GpSpec, GpMeanSpec) =
+            postcard::from_bytes(&blob[HEADER_LEN..HEADER_LEN + manifest_len]).unwrap();
+        assert_eq!(original.2, trailer);
+        let data_start = mote_runtime::header::align_up(HEADER_LEN + manifest_len);
+        // Re-encodes the manifest region with `edit` applied to the trailer's bytes; `None`
+        // when the region would change size class (the sections would move).
+        let reencode = |trailer: GpMeanSpec, edit: &dyn Fn(&mut Vec<u8>)| {
+            let mut encoded = postcard::to_allocvec(&(&original.0, &original.1, &trailer)).unwrap();
+            edit(&mut encoded);
+            if mote_runtime::header::align_up(HEADER_LEN + encoded.len()) != data_start {
+                return None;
+            }
+            let mut damaged = blob.clone();
+            damaged[HEADER_LEN..data_start].fill(0);
+            damaged[HEADER_LEN..HEADER_LEN + encoded.len()].copy_from_slice(&encoded);
+            damaged[16..20].copy_from_slice(&(encoded.len() as u32).to_le_bytes());
+            reseal(&mut damaged);
+            GpModel::parse(&damaged).err()
+        };
+        let mut shorter = trailer;
+        shorter.linear_mean.len -= 4;
+        let mut outside = trailer;
+        outside.linear_mean.offset = blob.len() as u32;
+        for (edited, edit) in [
+            (shorter, (&|_: &mut Vec<u8>| {}) as &dyn Fn(&mut Vec<u8>)),
+            (outside, &|_: &mut Vec<u8>| {}),
+            (trailer, &|e: &mut Vec<u8>| e.push(0)),
+            (trailer, &|e: &mut Vec<u8>| {
+                e.pop();
+            }),
+        ] {
+            if let Some(e) = reencode(edited, edit) {
+                seen.insert(format!("{e:?}"));
+            }
+        }
+        let mut non_finite = blob.clone();
+        let at = trailer.linear_mean.offset as usize + 4;
+        non_finite[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        reseal(&mut non_finite);
+        assert_eq!(
+            GpModel::parse(&non_finite).err(),
+            Some(Error::NonFiniteValue)
+        );
+    }
+    for expected in [
+        "SectionLengthMismatch",
+        "SectionOutOfBounds",
+        "ManifestDecode",
+    ] {
+        assert!(seen.contains(expected), "{expected} never seen: {seen:?}");
     }
 }
 

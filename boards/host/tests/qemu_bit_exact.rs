@@ -151,9 +151,17 @@ fn gp_cases() -> Vec<(String, GpParams, Vec<Vec<f32>>)> {
                 .collect()
         })
         .collect();
+    let path = repo().join("tests/fixtures/gp/friedman1_sgpr.gp.json");
+    let friedman = GpParams::load(&path).expect("Friedman #1 GP fixture");
+    let friedman_rows = mote_train::gp::friedman::benchmark().1.features[..40].to_vec();
     vec![
         ("diabetes GP (SGPR, 32 inducing)".into(), diabetes, rows),
         ("synthetic GP 64x8".into(), synthetic, synthetic_rows),
+        (
+            "Friedman #1 GP (linear mean, 16 inducing)".into(),
+            friedman,
+            friedman_rows,
+        ),
     ]
 }
 
@@ -187,6 +195,11 @@ fn two_output_gp() -> Vec<GpParams> {
     second.kernel = first.kernel.clone();
     second.inducing_inputs = first.inducing_inputs.clone();
     second.input_standardisation = first.input_standardisation.clone();
+    // A linear prior mean on the second output only (the first's is written as zeros).
+    second.mean_function = Some(mote_train::gp::params::LinearMean {
+        weights: vec![0.5, -1.25, 2.0],
+        bias: 0.75,
+    });
     vec![first, second]
 }
 

@@ -41,9 +41,36 @@ pub struct EvalGpArgs {
     /// (the last 400 of its 2,000 rows).
     #[arg(long)]
     data: PathBuf,
-    /// Also score the f64 host model of this parameter file on the same rows.
+    /// Also score the f64 host model of this parameter file on the same rows, and print the
+    /// blob's largest relative error against it (mean and variance).
     #[arg(long)]
     params: Option<PathBuf>,
+    /// Also compare with this reference blob (e.g. the f32 blob of a fixed-point one): the
+    /// largest |mean − reference mean| in reference predictive standard deviations, and the
+    /// ratio of the NLPDs.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+}
+
+/// Largest `|b − h| / |h|` of the means and of the variances of `blob` against `host`.
+fn max_relative_errors(blob: &[(f64, f64)], host: &[(f64, f64)]) -> (f64, f64) {
+    blob.iter()
+        .zip(host)
+        .fold((0.0f64, 0.0f64), |(mean, var), (b, h)| {
+            (
+                mean.max((b.0 - h.0).abs() / h.0.abs().max(f64::MIN_POSITIVE)),
+                var.max((b.1 - h.1).abs() / h.1.max(f64::MIN_POSITIVE)),
+            )
+        })
+}
+
+/// Largest `|m − r| / sd_r` over the rows, `m` and `r` the means, `sd_r` the reference's
+/// predictive standard deviation.
+fn max_sd_shift(blob: &[(f64, f64)], reference: &[(f64, f64)]) -> f64 {
+    blob.iter()
+        .zip(reference)
+        .map(|(b, r)| (b.0 - r.0).abs() / r.1.sqrt().max(f64::MIN_POSITIVE))
+        .fold(0.0f64, f64::max)
 }
 
 /// Runs the chosen experiment.
@@ -115,6 +142,39 @@ fn run_gp(args: EvalGpArgs) -> Result {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
         row("host (f64)", GpScores::of(&rows, &test.targets));
+        let (mean, var) = max_relative_errors(&predictions, &rows);
+        outln!("max rel. error    mean {mean:.2e}  variance {var:.2e} (blob vs host f64)");
+    }
+    if let Some(path) = &args.reference {
+        let reference = read_file(path)?;
+        let others = predict_blob(&reference, &test.features)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let scores = GpScores::of(&others, &test.targets);
+        row("reference", scores);
+        outln!(
+            "vs the reference max |Δmean|/sd {:.4}, NLPD ratio {:.5} ({})",
+            max_sd_shift(&predictions, &others),
+            GpScores::of(&predictions, &test.targets).nlpd / scores.nlpd,
+            path.display()
+        );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparison_figures() {
+        let host = [(2.0, 1.0), (-4.0, 0.25)];
+        let blob = [(2.001, 1.0), (-4.0, 0.2525)];
+        let (mean, var) = max_relative_errors(&blob, &host);
+        assert!((mean - 5e-4).abs() < 1e-12, "{mean}");
+        assert!((var - 1e-2).abs() < 1e-12, "{var}");
+        // 0.001 over sd 1 and 0 over sd 0.5.
+        assert!((max_sd_shift(&blob, &host) - 1e-3).abs() < 1e-12);
+        let shifted = [(2.0, 1.0), (-3.9, 0.25)];
+        assert!((max_sd_shift(&shifted, &host) - 0.2).abs() < 1e-12);
+    }
 }

@@ -177,6 +177,9 @@ fn inspect_gp(args: &Args, bytes: &[u8], gp: &mote_runtime::GpModel<'_>) -> Resu
         gp.input_len()
     );
     outln!("  inducing    {} points", gp.inducing());
+    if gp.mean_spec().is_some() {
+        outln!("  prior mean  linear in the raw inputs (f32)");
+    }
     outln!(
         "  input       {} x f32 (raw features; standardised in the blob)",
         gp.input_len()
@@ -193,7 +196,10 @@ fn inspect_gp(args: &Args, bytes: &[u8], gp: &mote_runtime::GpModel<'_>) -> Resu
         ("mean weights", spec.mean_weights),
         ("variance factor", spec.var_factor),
         ("output affine", spec.output_affine),
-    ] {
+    ]
+    .into_iter()
+    .chain(gp.mean_spec().map(|m| ("linear mean", m.linear_mean)))
+    {
         outln!(
             "    {name:<24} {:>7} B at {:#x}",
             section.len,

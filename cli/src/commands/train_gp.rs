@@ -3,7 +3,7 @@
 use super::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use mote_train::data::Dataset;
-use mote_train::gp::fit::{evaluate, train_gp, GpConfig, LikelihoodKind};
+use mote_train::gp::fit::{evaluate, train_gp, GpConfig, LikelihoodKind, MeanKind};
 use mote_train::gp::params::ModelKind;
 use mote_train::gp::posterior::SparseGp;
 use mote_train::linear::LinearRegression;
@@ -25,6 +25,15 @@ pub enum LikelihoodArg {
     Gaussian,
     /// 0/1 labels, logistic link (SVGP only).
     Bernoulli,
+}
+
+/// The GP's prior mean.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum MeanArg {
+    /// Zero (the training targets' mean).
+    Zero,
+    /// A linear trend fitted by least squares before the GP.
+    Linear,
 }
 
 /// Arguments of `mote train gp`.
@@ -65,6 +74,16 @@ pub struct Args {
     /// covariance better conditioned (what f32 and fixed-point blobs need), at a small cost in fit.
     #[arg(long, default_value_t = 1e-6)]
     jitter: f64,
+    /// Prior mean: `zero`, or `linear` (a least-squares linear trend fitted first; the GP
+    /// models the residual, which keeps its kernel matrix well conditioned when the target
+    /// has a strong linear part, as Friedman #1 has).
+    #[arg(long, value_enum, default_value = "zero")]
+    mean: MeanArg,
+    /// Starting lengthscale of the kernel's RBF/Matern terms, in standardised input units
+    /// (default: 1 per input for ARD kernels, √d for isotropic ones). Friedman #1 with
+    /// `--mean linear` needs a longer start (3) or the kernel collapses to zero variance.
+    #[arg(long)]
+    lengthscale_init: Option<f64>,
     /// Where to write the parameter file (JSON, see train/GP_PARAMS.md).
     #[arg(long, short, default_value = "model.gp.json")]
     out: PathBuf,
@@ -108,6 +127,11 @@ pub fn run(args: Args) -> Result {
         learning_rate: args.lr,
         seed: args.seed,
         jitter: args.jitter,
+        mean: match args.mean {
+            MeanArg::Zero => MeanKind::Zero,
+            MeanArg::Linear => MeanKind::Linear,
+        },
+        initial_lengthscale: args.lengthscale_init,
         ..GpConfig::default()
     };
     let bar = ProgressBar::new(cfg.iterations as u64);
@@ -133,6 +157,12 @@ pub fn run(args: Args) -> Result {
         started.elapsed().as_secs_f64(),
         params.meta.get("elbo").map_or("?", String::as_str)
     );
+    if let Some(v) = params.kernel.stationary_variance().filter(|&v| v < 1e-6) {
+        outln!(
+            "warning: the kernel's variance collapsed to {v:.1e}: the smooth part explains \
+             nothing (a local optimum); try another --seed or a longer --lengthscale-init"
+        );
+    }
     match cfg.likelihood {
         LikelihoodKind::Gaussian => {
             let e = evaluate(&model, &test).map_err(|e| e.to_string())?;

@@ -5,13 +5,14 @@ use super::inducing::kmeans;
 use super::kernels::Kernel;
 use super::lbfgs::Lbfgs;
 use super::likelihood::Likelihood;
-use super::params::{GpParams, ModelKind, FORMAT, FORMAT_VERSION};
+use super::params::{GpParams, LinearMean, ModelKind, FORMAT, FORMAT_VERSION};
 use super::posterior::SparseGp;
 use super::sgpr::Sgpr;
 use super::standardise::Standardiser;
 use super::svgp::{Svgp, SvgpConfig};
 use super::GpError;
 use crate::data::Dataset;
+use crate::linear::LinearRegression;
 use crate::tape::Matrix;
 use std::collections::BTreeMap;
 
@@ -22,6 +23,17 @@ pub enum LikelihoodKind {
     Gaussian,
     /// 0/1 labels (SVGP only).
     Bernoulli,
+}
+
+/// The GP's prior mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MeanKind {
+    /// Zero (in standardised target units: the training targets' mean).
+    #[default]
+    Zero,
+    /// A linear trend fitted by least squares on the standardised inputs before the GP, which
+    /// then models the residual (Gaussian likelihood only).
+    Linear,
 }
 
 /// Everything `mote train gp` can set.
@@ -47,6 +59,12 @@ pub struct GpConfig {
     pub initial_noise: f64,
     /// Seed of the inducing-point placement and the minibatch order.
     pub seed: u64,
+    /// Zero or linear prior mean.
+    pub mean: MeanKind,
+    /// Starting lengthscale of every RBF/Matern term (standardised units), instead of the
+    /// spec's defaults ([`Kernel::from_spec`]). Longer starts keep a kernel that explains
+    /// only a residual (after a linear mean) from collapsing to zero variance early on.
+    pub initial_lengthscale: Option<f64>,
 }
 
 impl Default for GpConfig {
@@ -62,6 +80,8 @@ impl Default for GpConfig {
             jitter: 1e-6,
             initial_noise: 0.1,
             seed: 0,
+            mean: MeanKind::Zero,
+            initial_lengthscale: None,
         }
     }
 }
@@ -82,6 +102,19 @@ fn to_f64_rows(d: &Dataset) -> Vec<Vec<f64>> {
         .iter()
         .map(|r| r.iter().map(|&v| f64::from(v)).collect())
         .collect()
+}
+
+/// Sets every lengthscale of `kernel` (all terms) to `l`.
+fn set_lengthscales(kernel: &mut Kernel, l: f64) {
+    match kernel {
+        Kernel::Rbf { lengthscales, .. }
+        | Kernel::Matern32 { lengthscales, .. }
+        | Kernel::Matern52 { lengthscales, .. } => lengthscales.fill(l),
+        Kernel::Linear { .. } | Kernel::White { .. } => {}
+        Kernel::Sum { kernels } | Kernel::Product { kernels } => {
+            kernels.iter_mut().for_each(|k| set_lengthscales(k, l))
+        }
+    }
 }
 
 /// Trains a sparse GP on `train` and returns its parameter file contents.
@@ -118,11 +151,40 @@ pub fn train_gp(
         d,
         rows.iter().flat_map(|r| input_std.apply(r)).collect(),
     );
-    let y: Vec<f64> = raw_y
+    let mut y: Vec<f64> = raw_y
         .iter()
         .map(|&v| (v - target_std.mean[0]) / target_std.scale[0])
         .collect();
-    let kernel = Kernel::from_spec(&cfg.kernel, d)?;
+    let mean_function = match cfg.mean {
+        MeanKind::Zero => None,
+        MeanKind::Linear => {
+            if cfg.likelihood != LikelihoodKind::Gaussian {
+                return Err(GpError::Invalid(
+                    "a linear mean needs a Gaussian likelihood".into(),
+                ));
+            }
+            let rows: Vec<Vec<f64>> = (0..x.rows).map(|i| x.row(i).to_vec()).collect();
+            let fit = LinearRegression::fit(&rows, &y)
+                .ok_or_else(|| GpError::Invalid("the linear mean could not be fitted".into()))?;
+            let mean = LinearMean {
+                weights: fit.weights,
+                bias: fit.bias,
+            };
+            for (target, row) in y.iter_mut().zip(&rows) {
+                *target -= mean.at(row);
+            }
+            Some(mean)
+        }
+    };
+    let mut kernel = Kernel::from_spec(&cfg.kernel, d)?;
+    if let Some(l) = cfg.initial_lengthscale {
+        if !(l.is_finite() && l > 0.0) {
+            return Err(GpError::Invalid(format!(
+                "the initial lengthscale must be positive, not {l}"
+            )));
+        }
+        set_lengthscales(&mut kernel, l);
+    }
     let z = kmeans(&x, cfg.num_inducing, 20, cfg.seed);
     let total = cfg.iterations;
     let mut meta = BTreeMap::new();
@@ -219,6 +281,12 @@ pub fn train_gp(
     );
     meta.insert("kernel_spec".into(), cfg.kernel.clone());
     meta.insert("seed".into(), cfg.seed.to_string());
+    if cfg.mean == MeanKind::Linear {
+        meta.insert("mean".into(), "linear".into());
+    }
+    if let Some(l) = cfg.initial_lengthscale {
+        meta.insert("initial_lengthscale".into(), l.to_string());
+    }
     meta.insert("train_rows".into(), train.len().to_string());
     meta.insert("train_fingerprint".into(), train.fingerprint());
     meta.insert("elbo".into(), format!("{elbo}"));
@@ -237,6 +305,7 @@ pub fn train_gp(
         likelihood,
         input_standardisation: input_std,
         target_standardisation: target_std,
+        mean_function,
         meta,
     };
     params.validate()?;
@@ -321,6 +390,69 @@ mod tests {
         assert!(model.predict(&[0.0; 3]).is_err());
     }
 
+    /// A linear mean takes the trend of `y = 3 x₁ − 2 x₂ + sin(4 x₁)`: its weights are the
+    /// least-squares ones, the file round-trips, and the model predicts mean plus GP.
+    #[test]
+    fn linear_mean_takes_the_trend() {
+        let mut rng = crate::prng::Rng::new(7);
+        let mut train = Dataset::default();
+        for _ in 0..120 {
+            let x = [rng.next_f64(), rng.next_f64()];
+            train.features.push(x.iter().map(|&v| v as f32).collect());
+            train
+                .targets
+                .push((3.0 * x[0] - 2.0 * x[1] + (4.0 * x[0]).sin()) as f32);
+        }
+        let cfg = GpConfig {
+            num_inducing: 8,
+            iterations: 100,
+            mean: MeanKind::Linear,
+            initial_lengthscale: Some(2.0),
+            ..GpConfig::default()
+        };
+        let params = train_gp(&train, &cfg, |_| {}).unwrap();
+        let mean = params.mean_function.clone().unwrap();
+        let x = Matrix::new(
+            train.len(),
+            2,
+            to_f64_rows(&train)
+                .iter()
+                .flat_map(|r| params.input_standardisation.apply(r))
+                .collect(),
+        );
+        let t = params.target_standardisation.clone();
+        let y: Vec<f64> = train
+            .targets
+            .iter()
+            .map(|&v| (f64::from(v) - t.mean[0]) / t.scale[0])
+            .collect();
+        let rows: Vec<Vec<f64>> = (0..x.rows).map(|i| x.row(i).to_vec()).collect();
+        let ls = LinearRegression::fit(&rows, &y).unwrap();
+        assert_eq!((mean.weights.clone(), mean.bias), (ls.weights, ls.bias));
+        assert!(mean.weights[0] > 0.0 && mean.weights[1] < 0.0, "{mean:?}");
+        assert_eq!(params.meta.get("mean").map(String::as_str), Some("linear"));
+        let loaded = GpParams::from_json(&params.to_json()).unwrap();
+        assert_eq!(loaded, params);
+        let mut short = params.clone();
+        short.mean_function.as_mut().unwrap().weights.pop();
+        let err = short.validate().unwrap_err();
+        assert!(
+            err.to_string().contains("mean_function has 1 weights"),
+            "{err}"
+        );
+        // The prediction is the linear mean plus the GP's: dropping the mean moves it.
+        let model = SparseGp::new(params.clone()).unwrap();
+        let mut zero_mean = params;
+        zero_mean.mean_function = None;
+        let without = SparseGp::new(zero_mean).unwrap();
+        let at = [0.9, 0.1];
+        let xs = model.params().input_standardisation.apply(&at);
+        let shift = model.predict(&at).unwrap().0 - without.predict(&at).unwrap().0;
+        assert!((shift - mean.at(&xs) * t.scale[0]).abs() < 1e-9, "{shift}");
+        let e = evaluate(&model, &train).unwrap();
+        assert!(e.rmse < 0.1, "{e:?}");
+    }
+
     #[test]
     fn rejects_bad_configs() {
         let data = crate::gp::friedman::generate(20, 1.0, 3);
@@ -337,6 +469,23 @@ mod tests {
         assert!(train_gp(&data, &cfg, |_| {}).is_err());
         let cfg = GpConfig {
             kernel: "nope".into(),
+            ..GpConfig::default()
+        };
+        assert!(train_gp(&data, &cfg, |_| {}).is_err());
+        let cfg = GpConfig {
+            model: ModelKind::Svgp,
+            likelihood: LikelihoodKind::Bernoulli,
+            mean: MeanKind::Linear,
+            ..GpConfig::default()
+        };
+        let bits = Dataset {
+            targets: data.targets.iter().map(|&t| f32::from(t > 14.0)).collect(),
+            ..data.clone()
+        };
+        let err = train_gp(&bits, &cfg, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("linear mean"), "{err}");
+        let cfg = GpConfig {
+            initial_lengthscale: Some(0.0),
             ..GpConfig::default()
         };
         assert!(train_gp(&data, &cfg, |_| {}).is_err());

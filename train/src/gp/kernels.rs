@@ -260,6 +260,22 @@ impl Kernel {
         })
     }
 
+    /// The largest signal variance σ² among the RBF and Matern terms (`None` without one): a
+    /// value near 0 after training means the smooth part collapsed and only the rest (a
+    /// linear kernel or mean, the noise) is left.
+    pub fn stationary_variance(&self) -> Option<f64> {
+        match self {
+            Kernel::Rbf { variance, .. }
+            | Kernel::Matern32 { variance, .. }
+            | Kernel::Matern52 { variance, .. } => Some(*variance),
+            Kernel::Linear { .. } | Kernel::White { .. } => None,
+            Kernel::Sum { kernels } | Kernel::Product { kernels } => kernels
+                .iter()
+                .filter_map(Kernel::stationary_variance)
+                .reduce(f64::max),
+        }
+    }
+
     /// Checks every hyperparameter is positive and finite and every per-input vector has 1 or
     /// `input_dim` entries (the parameter file is validated with this).
     pub fn validate(&self, input_dim: usize) -> Result<(), GpError> {
@@ -655,6 +671,27 @@ impl TapeKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stationary_variance_of_sums() {
+        let k = Kernel::from_spec("rbf-ard+linear+matern52", 2).unwrap();
+        assert_eq!(k.stationary_variance(), Some(1.0));
+        let linear = Kernel::from_spec("linear+white", 2).unwrap();
+        assert_eq!(linear.stationary_variance(), None);
+        let sum = Kernel::Sum {
+            kernels: vec![
+                Kernel::Rbf {
+                    variance: 0.5,
+                    lengthscales: vec![1.0],
+                },
+                Kernel::Matern32 {
+                    variance: 2.5,
+                    lengthscales: vec![1.0],
+                },
+            ],
+        };
+        assert_eq!(sum.stationary_variance(), Some(2.5));
+    }
     use crate::gp::linalg::tests::random;
     use crate::prng::Rng;
     use crate::tape::gradcheck::check_gradients;

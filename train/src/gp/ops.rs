@@ -26,12 +26,14 @@ pub enum Pointwise {
     Matern52Profile,
 }
 
-/// `ln(1 + e^x)` without overflow.
+/// `ln(1 + e^x)` without overflow, and never 0: below `x ≈ −708` it would underflow to 0,
+/// which is no valid kernel or noise variance (a hyperparameter the optimiser drives that far
+/// down, e.g. the linear variance of an irrelevant input, stays the smallest normal f64).
 pub fn softplus(x: f64) -> f64 {
     if x > 30.0 {
         x + (-x).exp().ln_1p()
     } else {
-        x.exp().ln_1p()
+        x.exp().ln_1p().max(f64::MIN_POSITIVE)
     }
 }
 
@@ -370,6 +372,10 @@ mod tests {
         assert!((softplus(inverse_softplus(0.37)) - 0.37).abs() < 1e-15);
         assert!((softplus(inverse_softplus(45.0)) - 45.0).abs() < 1e-12);
         assert!(softplus(800.0).is_finite());
+        for x in [-745.0, -800.0, -1e300, f64::NEG_INFINITY] {
+            assert_eq!(softplus(x), f64::MIN_POSITIVE);
+        }
+        assert!(inverse_softplus(softplus(-800.0)).is_finite());
     }
 
     #[test]

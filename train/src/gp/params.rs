@@ -59,9 +59,33 @@ pub struct GpParams {
     pub input_standardisation: Standardiser,
     /// Target standardisation (one column): `y = y_std · scale + mean`.
     pub target_standardisation: Standardiser,
+    /// A linear prior mean `m(x) = bias + Σ_k weights_k x_k` on standardised inputs, in
+    /// standardised target units, added to the GP's mean (absent: zero mean). The GP then
+    /// models only what the linear trend leaves, so a smooth kernel need not emulate the trend
+    /// with a huge variance and lengthscales (an ill-conditioned `K(Z, Z)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_function: Option<LinearMean>,
     /// Free-form provenance (trainer, data fingerprint, metrics).
     #[serde(default)]
     pub meta: BTreeMap<String, String>,
+}
+
+/// A linear mean function on standardised inputs (GPflow's `Linear` mean function, `A x + b`
+/// with one output).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearMean {
+    /// One weight per standardised input.
+    pub weights: Vec<f64>,
+    /// The intercept, in standardised target units.
+    pub bias: f64,
+}
+
+impl LinearMean {
+    /// `bias + Σ_k weights_k x_k` at a standardised input.
+    pub fn at(&self, x: &[f64]) -> f64 {
+        self.bias + self.weights.iter().zip(x).map(|(w, v)| w * v).sum::<f64>()
+    }
 }
 
 fn finite(name: &str, values: &[f64]) -> Result<(), GpError> {
@@ -154,6 +178,16 @@ impl GpParams {
             if s.scale.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
                 return Err(GpError::Invalid(format!("{name} scales must be positive")));
             }
+        }
+        if let Some(mean) = &self.mean_function {
+            if mean.weights.len() != d {
+                return Err(GpError::Invalid(format!(
+                    "mean_function has {} weights, input_dim is {d}",
+                    mean.weights.len()
+                )));
+            }
+            finite("mean_function.weights", &mean.weights)?;
+            finite("mean_function.bias", &[mean.bias])?;
         }
         Ok(())
     }

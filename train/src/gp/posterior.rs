@@ -2,7 +2,7 @@
 //!
 //! With `L = chol(K(Z,Z) + jitter·I)`, `a = L⁻¹ k(Z, x)`, the whitened posterior
 //! `m_w = L⁻¹ q_mu`, `S_w = L⁻¹ q_cov L⁻ᵀ`:
-//! mean `aᵀ m_w`, latent variance `k(x,x) − aᵀ(I − S_w)a`, floored at 0, so rounding can
+//! mean `m(x) + aᵀ m_w` (`m` the linear mean function if there is one), latent variance `k(x,x) − aᵀ(I − S_w)a`, floored at 0, so rounding can
 //! never make a variance negative. These are precomputed once in [`SparseGp::new`].
 
 use super::likelihood::{bernoulli_probability, Likelihood};
@@ -66,7 +66,12 @@ impl SparseGp {
         let kux = self.params.kernel.cross(&self.inducing, &xm);
         let a = solve_lower(&self.chol, &kux).data;
         let kxx = self.params.kernel.diagonal(&xm)[0];
-        let mean: f64 = a.iter().zip(&self.mean_w).map(|(p, q)| p * q).sum();
+        let prior = self
+            .params
+            .mean_function
+            .as_ref()
+            .map_or(0.0, |mean| mean.at(x));
+        let mean = prior + a.iter().zip(&self.mean_w).map(|(p, q)| p * q).sum::<f64>();
         let m = a.len();
         let mut quad = 0.0;
         for i in 0..m {
