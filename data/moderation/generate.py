@@ -26,12 +26,13 @@ with index i % 5 == 4; here those rows are written from one template in five tha
 uses (slot fillers are shared), so held-out figures measure generalisation to new phrasings,
 not recall of seen ones.
 
-`--everyday` appends a second extension (Y_PLAN: everyday chat with a wide vocabulary in
-every class, contact channels named without details); it is not in the bundled file because
-it did not reach the personal_data target and lowered profanity precision (docs/moderation.md).
+`--everyday all` appends a second extension (Y_PLAN: everyday chat with a wide vocabulary in
+every class, contact channels named without details; `--everyday benign` only its clean rows).
+It is not in the bundled file: it did not reach the personal_data target and lowered
+profanity precision at two seeds of three (docs/moderation.md).
 
 Usage: python3 data/moderation/generate.py [--out data/moderation/messages.csv] [--seed 8]
-       [--everyday]
+       [--everyday all|benign]
 """
 
 import argparse
@@ -727,17 +728,19 @@ Y_PLAN = [
 ]
 
 
-def generate(seed, everyday=False):
+def generate(seed, everyday=None):
     """Rows in file order: rows with index % 5 == 4 (the held-out split) come from templates
     that no other row uses, so the held-out figures measure generalisation to new phrasings.
     The base plan's rows come first (as the first version of this script wrote them), then the
-    extension's, each block laid out the same way; with `everyday`, the everyday-chat block
-    (Y_PLAN, not in the bundled file: see docs/moderation.md) after them."""
+    extension's, each block laid out the same way; with `everyday` ("all", or "benign" for its
+    clean lists only), the everyday-chat block (Y_PLAN, not in the bundled file: see
+    docs/moderation.md) after them."""
     seen = set()
     rows = (generate_block(random.Random(seed), PLAN, seen)
             + generate_block(random.Random(seed + 1_000_003), EXT_PLAN, seen))
     if everyday:
-        rows += generate_block(random.Random(seed + 2_000_003), Y_PLAN, seen, fill_everyday)
+        plan = [p for p in Y_PLAN if everyday == "all" or not p[2]]
+        rows += generate_block(random.Random(seed + 2_000_003), plan, seen, fill_everyday)
     return rows
 
 
@@ -777,9 +780,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data/moderation/messages.csv")
     parser.add_argument("--seed", type=int, default=8)
-    parser.add_argument("--everyday", action="store_true",
-                        help="append the everyday-chat block (1,850 rows; an experiment that "
-                             "did not reach the personal_data target, see docs/moderation.md)")
+    parser.add_argument("--everyday", choices=["all", "benign"],
+                        help="append the everyday-chat block (all: 1,850 rows; benign: its 1,400 "
+                             "clean rows); an experiment that did not reach the personal_data "
+                             "target, see docs/moderation.md")
     args = parser.parse_args()
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
