@@ -26,7 +26,13 @@ with index i % 5 == 4; here those rows are written from one template in five tha
 uses (slot fillers are shared), so held-out figures measure generalisation to new phrasings,
 not recall of seen ones.
 
+`--everyday all` appends a second extension (Y_PLAN: everyday chat with a wide vocabulary in
+every class, contact channels named without details; `--everyday benign` only its clean rows).
+It is not in the bundled file: it did not reach the personal_data target and lowered
+profanity precision at two seeds of three (docs/moderation.md).
+
 Usage: python3 data/moderation/generate.py [--out data/moderation/messages.csv] [--seed 8]
+       [--everyday all|benign]
 """
 
 import argparse
@@ -366,7 +372,13 @@ def address(rng):
 
 
 def fill(rng, template):
-    slots = {
+    return template.format(**base_slots(rng))
+
+
+def base_slots(rng):
+    """The slot fillers of the first data set, drawn in its order (so its rows keep their
+    bytes)."""
+    return {
         "won": rng.choice(["won", "have won", "just won"]),
         "prize": rng.choice(PRIZES), "url": rng.choice(SPAM_URLS),
         "amount": rng.choice(["200", "500", "1000", "5,000", "300", "750"]),
@@ -382,7 +394,26 @@ def fill(rng, template):
         "time": rng.choice(TIMES), "street": rng.choice(STREETS), "day": rng.choice(DAYS),
         "mild": rng.choice(MILD_ADJ), "place": rng.choice(PLACES),
     }
-    return template.format(**slots)
+
+
+def fill_everyday(rng, template):
+    """Fills a second-extension template: the base slots, the everyday ones, and a politeness
+    opener and closer (for every class alike) where the template does not place them."""
+    slots = base_slots(rng)
+    slots.update({
+        "food": rng.choice(FOODS), "food2": rng.choice(FOODS), "chore": rng.choice(CHORES),
+        "hobby": rng.choice(HOBBIES), "thing": rng.choice(THINGS), "venue": rng.choice(VENUES),
+        "month": rng.choice(MONTHS), "clock": rng.choice(CLOCK), "clock2": rng.choice(CLOCK),
+        "money": rng.choice(MONEY), "qty": rng.choice(QTY), "year": rng.choice(YEARS),
+        "mood": rng.choice(MOODS), "medium": rng.choice(MEDIA),
+        "opener": rng.choice(OPENERS), "closer": rng.choice(CLOSERS),
+    })
+    text = template.format(**slots)
+    if "{opener}" not in template:
+        text = rng.choice(OPENERS) + text
+    if "{closer}" not in template:
+        text = text + rng.choice(CLOSERS)
+    return text
 
 
 # (group name, templates, labels, how many, noise strength, spammy)
@@ -464,17 +495,256 @@ EXT_PLAN = [
 ]
 
 
-def generate(seed):
+# --- second extension, opt-in (--everyday): everyday chat (see docs/moderation.md) -------------
+# Looking at held-out false alarms showed clean messages of ordinary words the training rows
+# never used (politeness, logistics) scored as personal data: personal-data rows are full of
+# words seen once (names, streets, email users), so unfamiliar text drifted towards that class.
+# The remedy here is vocabulary, not a pattern: everyday chat with a wide vocabulary in every
+# class, so that ordinary words carry no label. Clean rows mention contact channels without
+# any contact detail and use numbers that are not phone numbers (times, prices, quantities,
+# years, rooms); the other categories get the same everyday wording around their positives,
+# and near misses (criticism of things, mild words, words containing swear-word letters,
+# ordinary buying and selling talk). Politeness openers and closers are added to rows of every
+# class alike. Own random stream, appended; one template in five of each list is held out.
+OPENERS = ["", "", "", "Hi all, ", "Morning! ", "Quick question: ", "Sorry for the late reply, ",
+           "Thanks again, ", "Hey folks, ", "Just so you know, ", "By the way, ", "Honestly, ",
+           "Okay so ", "Hello everyone, ", "Cheers, ", "Update: ", "Please note, ", "Hmm, "]
+CLOSERS = ["", "", "", " thanks!", " cheers", " please", " if that's okay", " :)", " haha",
+           " no rush", " thanks in advance", " see you soon", " much appreciated", " ok?",
+           " just saying", " fyi", " let me know", " take care"]
+FOODS = ["pizza", "sandwiches", "noodles", "soup", "biscuits", "cupcakes", "tacos", "salad",
+         "curry", "pancakes", "coffee", "lemonade", "fruit", "crisps"]
+CHORES = ["laundry", "dishes", "shopping", "gardening", "ironing", "vacuuming", "homework",
+          "tax forms", "packing", "painting the fence"]
+HOBBIES = ["knitting", "climbing", "baking", "painting", "running", "chess", "cycling",
+           "photography", "fishing", "woodwork", "swimming", "origami", "gardening"]
+THINGS = ["parcel", "form", "invoice", "receipt", "poster", "booklet", "spreadsheet",
+          "slides", "letter", "brochure", "timetable", "manual"]
+VENUES = ["the hall", "the community centre", "the bakery", "the museum", "the pool",
+          "the market", "the pub", "the bowling alley", "the cinema", "the garage", "the office"]
+MONTHS = ["January", "March", "April", "June", "July", "September", "October", "December"]
+CLOCK = ["9:15", "18:45", "7:30", "11am", "quarter to four", "3pm", "20:00", "half eight"]
+MONEY = ["$12.50", "£7.99", "$3", "€15", "$120", "£40", "$0.99", "€250"]
+QTY = ["12", "24", "3", "40", "6", "100", "2", "15"]
+YEARS = ["2019", "2021", "2023", "1998", "2024", "2010"]
+MOODS = ["great", "lovely", "fine", "brilliant", "a bit rainy", "chilly", "sunny", "busy"]
+MEDIA = ["podcast", "book", "film", "album", "series", "documentary", "comic", "playlist"]
+Y_CLEAN = [
+    # politeness and logistics
+    "Could you bring the {thing} on {day}{closer}",
+    "Would you mind closing the window, it's {mood} outside",
+    "Please remember to sign the {thing} before {clock}",
+    "Kindly return the chairs to {venue} after the session",
+    "If it's not too much trouble, could someone water the plants?",
+    "Many thanks to everyone who helped set up {venue}",
+    "Sorry I'm late, the queue at {venue} was huge",
+    "No worries at all, take your time with the {thing}",
+    "I really appreciate the {food}, it was delicious",
+    "Let me know if you need a hand with the {chore}",
+    "Does {day} at {clock} suit everyone?",
+    "We're meeting outside {venue}, look for the red umbrella",
+    "Pick-up is at {clock}, please don't be late",
+    "The train leaves at {clock}, platform {m}",
+    "Doors open at {clock}, first come first served",
+    "Could we move the meeting to {clock}?",
+    # contact channels without any contact detail
+    "Call me later, I'm on the bus",
+    "I'll give you a ring tomorrow morning",
+    "What's your email policy for newsletters?",
+    "I'll send it by mail, it should arrive by {day}",
+    "Can you post the {thing} to me? Snail mail is fine",
+    "My inbox is a mess, please resend the {thing}",
+    "The phone line at {venue} was busy all morning",
+    "I'll message you once I've read the {thing}",
+    "Is the mail server down again? Nothing is arriving",
+    "Please use the contact form on the website, not the chat",
+    "Voicemail is full, just text me",
+    "Did you get my email about the {thing}?",
+    "I prefer phone calls to long email threads",
+    "Ask the front desk at {venue}, they will know",
+    "Whoever has the {thing}, please forward it to the group",
+    "Let's do a video call on {day} instead",
+    "I'll put the {thing} in the post on {day}",
+    "Their customer service number is on the back of the box",
+    # numbers that are not phone numbers
+    "The tickets were {money} each, bargain",
+    "We ordered {qty} boxes of {food} for the party",
+    "Room {n} is booked from {clock} to {clock2}",
+    "The {thing} is {n} pages long, sorry",
+    "I've been doing {hobby} since {year}",
+    "Bus number {n} stops right outside {venue}",
+    "It cost {money} to fix my {object}",
+    "Only {qty} people signed up so far",
+    "The {event} starts at {clock} on the {n}th",
+    "Page {n}, paragraph {m}, has the answer",
+    "Split the bill: {money} each",
+    "We walked {n} km yesterday, my legs hurt",
+    "The club was founded in {year}",
+    "I'll need {qty} chairs and {m} tables",
+    "Order number {n} still hasn't shipped",
+    # everyday chat
+    "Anyone up for {hobby} this weekend?",
+    "I finally finished the {chore}, feeling great",
+    "The {food} at {venue} is really good",
+    "Has anyone read a good {medium} lately?",
+    "Just got back from {venue}, it was {mood}",
+    "I'm making {food} tonight, any tips?",
+    "Weather looks {mood} for {day}",
+    "Who wants to share a taxi from {venue}?",
+    "My cat knocked the {thing} off the table again",
+    "Happy {month}, everyone!",
+    "I started a new {medium}, it's amazing so far",
+    "Can't decide between {food} and {food2} for lunch",
+    "The {chore} can wait, let's go to {venue}",
+    "Congrats on finishing the {event}, {name}!",
+    "I'll be away in {month}, back after that",
+    "Great photos from {venue}, thanks for sharing",
+    "We should try {hobby} together some time",
+    "The new {medium} from that author is out in {month}",
+    "Does anyone have a spare charger I could borrow?",
+    "I'm running a bit behind, start without me",
+    "Welcome to the group, {name}! Glad you joined",
+    "Please be kind to the new members",
+    # near misses: criticism of things, mild words, swear-word letters, ordinary money talk
+    "This {medium} is terrible, the ending makes no sense",
+    "The {object} is a total disaster today",
+    "That level is brutal, I died {n} times",
+    "The plot was dumb but the music was great",
+    "Hello hello, is this thing on?",
+    "Shell out {money} for that? No way",
+    "The class assignment is due {day}",
+    "Pass the {food} please",
+    "I need to assess the damage to the {object}",
+    "Oh my goodness, what a {event}",
+    "Blimey, {money} for a coffee at {venue}",
+    "Fiddlesticks, I dropped the {thing}",
+    "Rats, the {object} is late again",
+    "Whoops, wrong chat, sorry everyone",
+    "Rubbish weather, but the {event} was fun",
+    "I'm selling nothing, just asking where to buy {food}",
+    "Is {money} a fair price for a used {object}?",
+    "The shop at {venue} has a sale on this week",
+    "You win some, you lose some",
+    "Clicked the wrong button and lost my {thing}",
+]
+Y_PERSONAL = [
+    "{opener}my number is {phone}, text me when you're at {venue}",
+    "{opener}you can reach me on {phone} after {clock}",
+    "Please send the {thing} to {email}{closer}",
+    "{opener}{name}'s address is {address}, drop the {food} there",
+    "If the courier gets lost, my mobile is {phone}",
+    "Forward the {thing} to {name} at {email}",
+    "We moved! New place is {address}{closer}",
+    "{name} said to call her on {phone} about the {chore}",
+    "Mail the {thing} to {address}, attention {name}",
+    "Here's my email, {email}, for the {hobby} club list",
+    "The party is at {name}'s, {address}, from {clock}",
+    "{opener}his personal number is {phone}, he won't mind",
+    "Bring the {food} to {address} by {clock}",
+    "Ping me at {email} if the {thing} is ready",
+    "{name} lives at {address}, go say hi",
+]
+Y_PROFANE = [
+    "{opener}the {chore} took bloody ages",
+    "Damn, the {food} at {venue} was good",
+    "Shit, I left the {thing} at {venue}",
+    "{opener}what the hell is wrong with this {object}",
+    "Crap, it's {clock} already and I haven't started the {chore}",
+    "This {medium} is so damn long",
+    "Oh hell, I forgot the {food}",
+    "Holy shit, {money} for parking?",
+    "Bloody {month} weather, it's freezing",
+    "The {object} broke again, what a load of crap",
+]
+Y_HARASS = [
+    "{opener}nobody wants you at {venue}, {insult}",
+    "Stay away from the {hobby} club, you {adj} {insult}",
+    "{name}, you're too {adj} for this group, just leave",
+    "Don't bother coming on {day}, {insult}",
+    "You ruin every {event}, you {adj} {insult}",
+    "Everyone at {venue} laughs at you, {insult}",
+    "Keep your {adj} opinions to yourself, {insult}",
+    "Honestly you are the most {adj} person I know",
+    "Go bake your {adj} {food} somewhere else, {insult}",
+    "Quit the group, {name}, you {adj} {insult}",
+]
+Y_SPAM = [
+    "{opener}win {money} instantly, just click {url}",
+    "Cheap {product} delivered by {day}, order now at {url}",
+    "Hi {name}! You've been chosen for a free {prize}, claim at {url}",
+    "Earn {money} an hour from your sofa, DM me",
+    "Flash sale: {product} {discount}% off until {clock}, {url}",
+    "Send {money} in gift cards and get {qty}x back",
+    "Verify your account within 24 hours or lose it: {url}",
+    "Get {qty} {product} free, only pay shipping at {url}",
+    "{opener}best {product} deals in town, message me for prices",
+    "Your parcel is on hold, pay {money} at {url}",
+]
+# Contact channels named without any contact detail. Probing the first version of this
+# extension with made-up messages showed the single words "email" and "mail" scored as personal
+# data on their own: with positives weighted by negatives / positives, a word that appears in a
+# third of personal-data rows (email addresses, "her email is ...") outweighs its clean uses.
+# These rows make the channel words common in clean text, so that only the detail itself
+# (an address, a number, a street) is evidence.
+Y_CHANNEL = [
+    "Email is the easiest way to reach the committee",
+    "I'll email you the {thing} tonight",
+    "Emailing the {thing} now, check your inbox",
+    "Did the email go through? My mail app is acting up",
+    "Mail from the club always lands in my spam folder",
+    "I'll post the {thing} by mail on {day}",
+    "The post office closes at {clock}, I'll mail it tomorrow",
+    "Please email your {chore} photos to the group",
+    "Could you email me when the {thing} is ready?",
+    "Is there an email address for the {hobby} club?",
+    "I never check my email on {day}, text me instead",
+    "How do I change the email on my account?",
+    "Phone calls are easier than email for me",
+    "What's the best number to call the {venue} on?",
+    "I lost my phone, so no texts until {day}",
+    "New phone, same number, message me as usual",
+    "Give me a call when you're free",
+    "I'll ring the {venue} and ask about prices",
+    "Their address is on the flyer, it's easy to find",
+    "Where do I send the {thing}? Which address?",
+    "Ask {name} for the address, she organised it",
+    "Send me a message when you leave {venue}",
+    "DM me if you want the {thing}",
+    "Your email with the {thing} arrived, thanks",
+    "Please don't share anyone's number in the chat",
+    "Email, text or call, whatever works for you",
+    "Mailing list sign-up is on the club page",
+    "I'll forward your email to {name}",
+    "The {thing} came by post this morning",
+    "Write your address on the envelope, not the {thing}",
+]
+Y_PLAN = [
+    ("y_channel", Y_CHANNEL, set(), 400, 0.12, False),
+    ("y_clean", Y_CLEAN, set(), 1000, 0.12, False),
+    ("y_personal", Y_PERSONAL, {"personal_data"}, 150, 0.12, False),
+    ("y_profane", Y_PROFANE, {"profanity"}, 100, 0.2, False),
+    ("y_harassment", Y_HARASS, {"harassment"}, 100, 0.2, False),
+    ("y_spam", Y_SPAM, {"spam"}, 100, 0.2, True),
+]
+
+
+def generate(seed, everyday=None):
     """Rows in file order: rows with index % 5 == 4 (the held-out split) come from templates
     that no other row uses, so the held-out figures measure generalisation to new phrasings.
     The base plan's rows come first (as the first version of this script wrote them), then the
-    extension's, each block laid out the same way."""
+    extension's, each block laid out the same way; with `everyday` ("all", or "benign" for its
+    clean lists only), the everyday-chat block (Y_PLAN, not in the bundled file: see
+    docs/moderation.md) after them."""
     seen = set()
-    return (generate_block(random.Random(seed), PLAN, seen)
+    rows = (generate_block(random.Random(seed), PLAN, seen)
             + generate_block(random.Random(seed + 1_000_003), EXT_PLAN, seen))
+    if everyday:
+        plan = [p for p in Y_PLAN if everyday == "all" or not p[2]]
+        rows += generate_block(random.Random(seed + 2_000_003), plan, seen, fill_everyday)
+    return rows
 
 
-def generate_block(rng, plan, seen):
+def generate_block(rng, plan, seen, fill=fill):
     """The rows of one plan: four seen-template rows, then one held-out-template row, repeated."""
     pools = {"seen": [], "held_out": []}
     for name, templates, labels, count, strength, spammy in plan:
@@ -510,11 +780,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data/moderation/messages.csv")
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--everyday", choices=["all", "benign"],
+                        help="append the everyday-chat block (all: 1,850 rows; benign: its 1,400 "
+                             "clean rows); an experiment that did not reach the personal_data "
+                             "target, see docs/moderation.md")
     args = parser.parse_args()
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["text"] + CATEGORIES + ["group"])
-    rows = generate(args.seed)
+    rows = generate(args.seed, args.everyday)
     for text, labels, group in rows:
         writer.writerow([text] + labels + [group])
     with open(args.out, "w", encoding="utf-8", newline="") as f:
