@@ -7,7 +7,7 @@ use crate::lower::{lower, sections_mut, Lowered};
 use crate::target::Target;
 use mote_runtime::header::{align_up, Header, CRC_START, FORMAT_VERSION, HEADER_LEN};
 use mote_runtime::manifest::{
-    Layer, Manifest, Metric, ModelKind, Provenance, Section, TensorInfo, MAX_METRICS,
+    Layer, Manifest, Metric, Metrics, ModelKind, Provenance, Section, TensorInfo, MAX_METRICS,
 };
 use mote_runtime::moderation::ModerationSpec;
 use mote_runtime::plan::Plan;
@@ -154,6 +154,7 @@ fn build_inner(
     }
     let output = graph.ops.last().ok_or(ExportError::EmptyGraph)?;
     let metrics = metrics(provenance)?;
+    let metrics = Metrics::new(&metrics).ok_or(ExportError::TooManyMetrics)?;
     let mut manifest = Manifest {
         kind: extension.kind(),
         input: TensorInfo {
@@ -178,20 +179,19 @@ fn build_inner(
     Ok(bytes)
 }
 
-/// The provenance's metrics as the manifest holds them.
-pub(crate) fn metrics(
-    provenance: &ProvenanceInfo,
-) -> Result<heapless::Vec<Metric<'_>, MAX_METRICS>, ExportError> {
-    let mut metrics = heapless::Vec::new();
-    for (name, value) in &provenance.metrics {
-        metrics
-            .push(Metric {
-                name,
-                value: *value,
-            })
-            .map_err(|_| ExportError::TooManyMetrics)?;
+/// The provenance's metrics as a manifest's [`Metrics`] borrow them; at most [`MAX_METRICS`].
+pub(crate) fn metrics(provenance: &ProvenanceInfo) -> Result<Vec<Metric<'_>>, ExportError> {
+    if provenance.metrics.len() > MAX_METRICS {
+        return Err(ExportError::TooManyMetrics);
     }
-    Ok(metrics)
+    Ok(provenance
+        .metrics
+        .iter()
+        .map(|(name, value)| Metric {
+            name,
+            value: *value,
+        })
+        .collect())
 }
 
 /// Assigns section offsets after the manifest and writes the blob. The manifest's length depends

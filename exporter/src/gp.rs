@@ -12,7 +12,8 @@ use crate::ExportError;
 use mote_runtime::gp::{arena_len, GP_TENSOR_QUANT, MAX_INPUT_SHIFT};
 use mote_runtime::kernels::gp_layout::{factor_len, lower_index, padded, upper_index};
 use mote_runtime::manifest::{
-    GpKernel, GpMeanSpec, GpNumbers, GpSpec, Manifest, ModelKind, Provenance, Section, TensorInfo,
+    GpKernel, GpMeanSpec, GpNumbers, GpSpec, Manifest, Metrics, ModelKind, Provenance, Section,
+    TensorInfo,
 };
 use mote_runtime::GpModel;
 use mote_train::data::Dataset;
@@ -516,6 +517,7 @@ pub fn build_gp_outputs(
     let arena = arena_len(payloads.numbers, d, m)
         .and_then(|a| u32::try_from(a).ok())
         .ok_or_else(|| unsupported("the model is too large for a blob"))?;
+    let metric_list = metrics(provenance)?;
     let manifest = Manifest {
         kind: ModelKind::SparseGp,
         input: TensorInfo {
@@ -532,7 +534,7 @@ pub fn build_gp_outputs(
             producer: PRODUCER,
             source: &provenance.source,
             data_hash: &provenance.data_hash,
-            metrics: metrics(provenance)?,
+            metrics: Metrics::new(&metric_list).ok_or(ExportError::TooManyMetrics)?,
         },
     };
     let sizes: Vec<u32> = payloads.sections.iter().map(|p| p.len() as u32).collect();

@@ -8,7 +8,6 @@
 use crate::header::{Header, HEADER_LEN};
 use crate::wire::Reader;
 use crate::Error;
-use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
 /// Checks `blob`'s header (magic, version, length, CRC) and decodes the manifest after it: what
@@ -40,7 +39,7 @@ pub const MAX_DIM: u32 = 1 << 20;
 /// In the blob the layers follow this struct as a postcard sequence of [`Layer`] (see
 /// `FORMAT.md`); the runtime decodes them one at a time ([`Layers`]) so that a parsed model
 /// stays small whatever its depth.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Manifest<'a> {
     /// Which family of model this is.
     pub kind: ModelKind,
@@ -57,7 +56,6 @@ pub struct Manifest<'a> {
     /// Bytes of scratch memory `run` needs (see [`crate::plan`]); checked at parse.
     pub arena_len: u32,
     /// Where the model came from.
-    #[serde(borrow)]
     pub provenance: Provenance<'a>,
 }
 
@@ -337,7 +335,7 @@ pub struct GpMeanSpec {
 }
 
 /// Where a model came from: enough to reproduce and audit it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Provenance<'a> {
     /// The tool and version that wrote the blob, e.g. `mote-exporter 0.1.0`.
     pub producer: &'a str,
@@ -346,8 +344,144 @@ pub struct Provenance<'a> {
     /// Hex digest identifying the training data, or empty when unknown.
     pub data_hash: &'a str,
     /// Metrics measured at export time (e.g. `int8_accuracy`).
-    #[serde(borrow)]
-    pub metrics: Vec<Metric<'a>, MAX_METRICS>,
+    pub metrics: Metrics<'a>,
+}
+
+/// The metrics of a [`Provenance`], at most [`MAX_METRICS`]: a list a tool builds
+/// ([`Metrics::new`]), or in a parsed manifest their encoding, borrowed from the blob (checked
+/// at parse) and decoded on demand by [`Metrics::iter`]. Not a vector of 16 slots: that made a
+/// `Manifest` 200 bytes larger and every move of it a `memcpy`, most of a KiB of flash on
+/// Cortex-M.
+#[derive(Clone, Copy)]
+pub struct Metrics<'a>(MetricsRepr<'a>);
+
+#[derive(Clone, Copy)]
+enum MetricsRepr<'a> {
+    /// `count` postcard-encoded [`Metric`]s, each known to decode.
+    Encoded { bytes: &'a [u8], count: usize },
+    /// A list (at most [`MAX_METRICS`]).
+    Listed(&'a [Metric<'a>]),
+}
+
+impl<'a> Metrics<'a> {
+    /// No metrics.
+    pub const EMPTY: Metrics<'static> = Metrics(MetricsRepr::Listed(&[]));
+
+    /// `list` as a provenance's metrics; `None` when it holds more than [`MAX_METRICS`], which
+    /// no blob may record.
+    pub fn new(list: &'a [Metric<'a>]) -> Option<Metrics<'a>> {
+        (list.len() <= MAX_METRICS).then_some(Metrics(MetricsRepr::Listed(list)))
+    }
+
+    /// How many metrics there are.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            MetricsRepr::Encoded { count, .. } => count,
+            MetricsRepr::Listed(list) => list.len(),
+        }
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The metrics in order.
+    pub fn iter(&self) -> MetricsIter<'a> {
+        match self.0 {
+            MetricsRepr::Encoded { bytes, count } => MetricsIter {
+                reader: Reader::new(bytes),
+                remaining: count,
+                listed: [].iter(),
+            },
+            MetricsRepr::Listed(list) => MetricsIter {
+                reader: Reader::new(&[]),
+                remaining: 0,
+                listed: list.iter(),
+            },
+        }
+    }
+
+    /// Reads a postcard `seq<Metric>` of at most [`MAX_METRICS`] (more is an error, as postcard
+    /// refuses to overfill a vector), checking every metric and keeping their bytes.
+    fn read(r: &mut Reader<'a>) -> Metrics<'a> {
+        let count = r.len();
+        if count > MAX_METRICS {
+            r.fail();
+        }
+        let start = r.rest();
+        for _ in 0..count.min(MAX_METRICS) {
+            r.str();
+            r.f32();
+        }
+        let bytes = start
+            .get(..start.len().saturating_sub(r.rest().len()))
+            .unwrap_or(&[]);
+        Metrics(MetricsRepr::Encoded { bytes, count })
+    }
+}
+
+impl core::fmt::Debug for Metrics<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Metrics<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Serialize for Metrics<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for metric in self.iter() {
+            seq.serialize_element(&metric)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'a> IntoIterator for &Metrics<'a> {
+    type Item = Metric<'a>;
+    type IntoIter = MetricsIter<'a>;
+    fn into_iter(self) -> MetricsIter<'a> {
+        self.iter()
+    }
+}
+
+/// The metrics of a [`Metrics`], decoded one at a time.
+#[derive(Debug, Clone)]
+pub struct MetricsIter<'a> {
+    reader: Reader<'a>,
+    remaining: usize,
+    listed: core::slice::Iter<'a, Metric<'a>>,
+}
+
+impl<'a> Iterator for MetricsIter<'a> {
+    type Item = Metric<'a>;
+
+    fn next(&mut self) -> Option<Metric<'a>> {
+        if let Some(metric) = self.listed.next() {
+            return Some(*metric);
+        }
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        let r = &mut self.reader;
+        let metric = Metric {
+            name: r.str(),
+            value: r.f32(),
+        };
+        let result = r.result(metric).ok();
+        if result.is_none() {
+            self.remaining = 0;
+        }
+        result
+    }
 }
 
 /// One named measurement.
@@ -508,20 +642,7 @@ impl<'a> Manifest<'a> {
         let producer = r.str();
         let source = r.str();
         let data_hash = r.str();
-        let count = r.len();
-        let mut metrics = Vec::new();
-        for _ in 0..count {
-            let metric = Metric {
-                name: r.str(),
-                value: r.f32(),
-            };
-            // More than MAX_METRICS: refused, as postcard refuses to overfill the vector (this
-            // also bounds the loop, whatever the count).
-            if metrics.push(metric).is_err() {
-                r.fail();
-                break;
-            }
-        }
+        let metrics = Metrics::read(r);
         r.result(Manifest {
             kind,
             input,
@@ -763,6 +884,46 @@ mod tests {
         )
     }
 
+    /// The metrics of `s`, for a [`Metrics`] to borrow.
+    fn metric_list(s: &Strings) -> StdVec<Metric<'_>> {
+        s.metrics
+            .iter()
+            .map(|(name, value)| Metric {
+                name,
+                value: *value,
+            })
+            .collect()
+    }
+
+    /// What postcard decodes a manifest to: the fields of [`Manifest`] with the metrics in a
+    /// vector, under the same names so that the `Debug` texts compare.
+    mod mirror {
+        use super::super::{Metric, ModelKind, Section, TensorInfo, MAX_METRICS};
+        use serde::Deserialize;
+
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)] // Read through `Debug` only.
+        pub struct Manifest<'a> {
+            kind: ModelKind,
+            input: TensorInfo,
+            input_transform: Option<Section>,
+            output: TensorInfo,
+            arena_len: u32,
+            #[serde(borrow)]
+            provenance: Provenance<'a>,
+        }
+
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)] // Read through `Debug` only.
+        pub struct Provenance<'a> {
+            producer: &'a str,
+            source: &'a str,
+            data_hash: &'a str,
+            #[serde(borrow)]
+            metrics: heapless::Vec<Metric<'a>, MAX_METRICS>,
+        }
+    }
+
     fn manifest<'s>(
         (kind, input, input_transform, output, arena_len): (
             ModelKind,
@@ -772,16 +933,9 @@ mod tests {
             u32,
         ),
         s: &'s Strings,
+        list: &'s [Metric<'s>],
     ) -> Manifest<'s> {
-        let mut metrics = Vec::new();
-        for (name, value) in &s.metrics {
-            metrics
-                .push(Metric {
-                    name,
-                    value: *value,
-                })
-                .unwrap();
-        }
+        let metrics = Metrics::new(list).unwrap();
         Manifest {
             kind,
             input,
@@ -846,7 +1000,8 @@ mod tests {
         /// Every manifest decodes to itself; every proper prefix is an error.
         #[test]
         fn manifests_round_trip(parts in manifest_parts(), s in strings()) {
-            let manifest = manifest(parts, &s);
+            let list = metric_list(&s);
+            let manifest = manifest(parts, &s, &list);
             let bytes = encode(&manifest);
             for cut in 0..bytes.len() {
                 prop_assert!(Manifest::read(&mut Reader::new(&bytes[..cut])).is_err());
@@ -866,7 +1021,8 @@ mod tests {
             layer in layer(),
             edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..6),
         ) {
-            for mut bytes in [encode(&manifest(parts, &s)), encode(&layer)] {
+            let list = metric_list(&s);
+            for mut bytes in [encode(&manifest(parts, &s, &list)), encode(&layer)] {
                 for (at, value, op) in &edits {
                     let i = at.index(bytes.len() + 1);
                     match op {
@@ -876,7 +1032,7 @@ mod tests {
                         _ => {}
                     }
                 }
-                prop_assert_eq!(ours_manifest(&bytes), theirs::<Manifest<'_>>(&bytes));
+                prop_assert_eq!(ours_manifest(&bytes), theirs::<mirror::Manifest<'_>>(&bytes));
                 prop_assert_eq!(ours_layer(&bytes), theirs::<Layer>(&bytes));
             }
         }
@@ -884,7 +1040,7 @@ mod tests {
         /// Arbitrary bytes: the same outcome as postcard.
         #[test]
         fn garbage_agrees_with_postcard(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
-            prop_assert_eq!(ours_manifest(&bytes), theirs::<Manifest<'_>>(&bytes));
+            prop_assert_eq!(ours_manifest(&bytes), theirs::<mirror::Manifest<'_>>(&bytes));
             prop_assert_eq!(ours_layer(&bytes), theirs::<Layer>(&bytes));
             let layers = Layers::new(&bytes);
             let theirs_count = postcard::take_from_bytes::<u32>(&bytes).ok().map(|(n, _)| n as usize);
@@ -894,6 +1050,32 @@ mod tests {
                 prop_assert!(layers.count() <= theirs_count.unwrap_or(0));
             }
         }
+    }
+
+    #[test]
+    fn metrics_read_from_bytes_iterate_as_listed() {
+        let list = [
+            Metric {
+                name: "int8_accuracy",
+                value: 0.75,
+            },
+            Metric {
+                name: "",
+                value: -1.5,
+            },
+        ];
+        let listed = Metrics::new(&list).unwrap();
+        let bytes = encode(&listed);
+        let mut r = Reader::new(&bytes);
+        let read = Metrics::read(&mut r);
+        assert!(r.rest().is_empty() && r.result(()).is_ok());
+        assert_eq!(read.len(), 2);
+        assert_eq!(read.iter().collect::<StdVec<_>>(), list.to_vec());
+        assert_eq!(read, listed);
+        assert!(Metrics::EMPTY.is_empty() && Metrics::EMPTY.iter().next().is_none());
+        let too_many = [list[0]; MAX_METRICS + 1];
+        assert!(Metrics::new(&too_many).is_none());
+        assert!(Metrics::new(&too_many[..MAX_METRICS]).is_some());
     }
 
     #[test]
@@ -924,13 +1106,13 @@ mod tests {
             },
             0,
         );
-        let mut bytes = encode(&manifest(parts, &s));
+        let mut bytes = encode(&manifest(parts, &s, &[]));
         assert_eq!(bytes.pop(), Some(0));
         bytes.push(MAX_METRICS as u8 + 1);
         for _ in 0..=MAX_METRICS {
             bytes.extend([1, b'm', 0, 0, 0, 0]);
         }
-        assert!(postcard::from_bytes::<Manifest<'_>>(&bytes).is_err());
+        assert!(postcard::from_bytes::<mirror::Manifest<'_>>(&bytes).is_err());
         assert_eq!(
             Manifest::read(&mut Reader::new(&bytes)),
             Err(Error::ManifestDecode)

@@ -84,17 +84,22 @@ impl<'a> Reader<'a> {
     #[inline(never)]
     pub(crate) fn u32(&mut self) -> u32 {
         let mut out = 0u32;
+        // The shift passes through `black_box`, so LLVM cannot bound the loop at five bytes
+        // and unroll it into five copies of the body (40 bytes of flash; parse only).
         let mut shift = 0u32;
-        while shift < 35 {
+        loop {
             let byte = self.u8();
-            out |= ((byte & 0x7F) as u32) << shift;
+            out |= ((byte & 0x7F) as u32).wrapping_shl(shift);
             if byte & 0x80 == 0 {
                 if shift == 28 && byte > 0x0F {
                     break;
                 }
                 return out;
             }
-            shift += 7;
+            shift = core::hint::black_box(shift + 7);
+            if shift > 28 {
+                break;
+            }
         }
         self.fail();
         0

@@ -5,8 +5,9 @@
 //! Two entry points, one per weight layout: [`fully_connected`] reads row-major weights through
 //! four row pointers; [`fully_connected_row_quads`] reads the exporter's
 //! [`WeightLayout::RowQuads`](crate::manifest::WeightLayout) order through one pointer with
-//! `LDRD`, in a hand-scheduled `asm!` loop of 8 inputs x 4 rows (44 instructions per 32 MACs;
-//! two `LDR` instead of each `LDRD` when the blob sits at an address that is not 4-aligned).
+//! `LDRD`, in a hand-scheduled `asm!` loop of 8 inputs x 4 rows (44 instructions per 32 MACs).
+//! The layers that loop does not take (tail column groups, large scales, or a blob at an
+//! address that is not 4-aligned) use a second loop with two `LDR` instead of each `LDRD`.
 //!
 //! When every shift of the layer is at most -2 ([`FullyConnectedView::small_scales`], true of
 //! trained layers, whose scales are far below 1/4) and weights and bias are 4-byte aligned, one
@@ -111,16 +112,9 @@ pub fn fully_connected_row_quads(layer: &FullyConnectedView<'_>, input: &[i8], o
         // SAFETY: block `row / 4` lies inside `weights` (`fits` for RowQuads checked above: the
         // section holds `ceil(rows / 4)` blocks of `block_len` bytes).
         let block = unsafe { layer.weights.as_ptr().add(row / QUAD * block_len) };
-        // SAFETY: the block holds `block_len >= 32 * pairs` bytes, and is 4-byte aligned when
-        // `aligned` (the section start is then, and `block_len` is a multiple of 16); `input`
-        // holds `n >= 8 * pairs` values.
-        let mut acc = unsafe {
-            if aligned {
-                dot_group_pairs::<true>(block, input.as_ptr(), pairs)
-            } else {
-                dot_group_pairs::<false>(block, input.as_ptr(), pairs)
-            }
-        };
+        // SAFETY: the block holds `block_len >= 32 * pairs` bytes; `input` holds
+        // `n >= 8 * pairs` values.
+        let mut acc = unsafe { dot_group_pairs(block, input.as_ptr(), pairs) };
         for (g, &x) in tail.iter().enumerate().take(tail_groups) {
             // SAFETY: group `2 * pairs + g < groups` of the block, 16 bytes, is inside it.
             let group = unsafe {
@@ -435,29 +429,26 @@ unsafe fn requantize_at(layer: &FullyConnectedView<'_>, dot: i32, index: usize) 
 fn tail_inputs(input: &[i8], n: usize, first_group: usize) -> ([u32; 2], usize) {
     let mut words = [0u32; 2];
     let rest = input.get(first_group * QUAD..n).unwrap_or(&[]);
-    for (word_slot, chunk) in words.iter_mut().zip(rest.chunks(QUAD)) {
-        let mut x = [0i8; QUAD];
-        for (slot, &value) in x.iter_mut().zip(chunk) {
-            *slot = value;
+    // Shifted into place byte by byte: a copy into a zeroed `[i8; 4]` becomes a `memcpy` call,
+    // which alone costs the footprint ~0.9 KiB of flash.
+    for (i, &value) in rest.iter().take(2 * QUAD).enumerate() {
+        if let Some(slot) = words.get_mut(i / QUAD) {
+            *slot |= u32::from(value as u8) << (8 * (i % QUAD));
         }
-        *word_slot = word(&x);
     }
     (words, rest.len().div_ceil(QUAD).min(2))
 }
 
 /// The four rows' dot products over the first `pairs` pairs of column groups (8 inputs each)
-/// of the block at `weights`. `ALIGNED` weights load 8 bytes per `LDRD`; otherwise two `LDR`,
-/// which Armv7E-M allows at any address (a blob from `include_bytes!` may sit anywhere).
+/// of the block at `weights`, loaded with `LDR`, which Armv7E-M allows at any address (a blob
+/// from `include_bytes!` may sit anywhere). Only the layers the fused pass does not take come
+/// here, so one loop (no `LDRD` copy for aligned weights) keeps flash small.
 ///
 /// # Safety
-/// `weights` must point to `32 * pairs` readable bytes, 4-byte aligned when `ALIGNED` (`LDRD`
-/// faults otherwise); `input` must point to `8 * pairs` readable bytes.
+/// `weights` must point to `32 * pairs` readable bytes; `input` must point to `8 * pairs`
+/// readable bytes.
 #[inline(always)]
-unsafe fn dot_group_pairs<const ALIGNED: bool>(
-    weights: *const i8,
-    input: *const i8,
-    pairs: usize,
-) -> [i32; 4] {
+unsafe fn dot_group_pairs(weights: *const i8, input: *const i8, pairs: usize) -> [i32; 4] {
     let mut acc = [0i32; 4];
     if pairs == 0 {
         return acc;
@@ -498,10 +489,9 @@ unsafe fn dot_group_pairs<const ALIGNED: bool>(
             ($load:literal) => {
                 // SAFETY: the loop runs `pairs >= 1` times and each pass reads 32 bytes through
                 // `wp` and 8 through `xp`, only forward from the given pointers, which the caller
-                // guarantees are readable for that long. `LDRD` (only when `ALIGNED`) needs a
-                // 4-byte aligned address: the caller aligns `weights` then, and every step adds
-                // 8; `LDR` may be unaligned on Armv7E-M. Only registers named as operands are
-                // written; SMLAD may set the Q flag, which nothing reads.
+                // guarantees are readable for that long. `LDR` may be unaligned on Armv7E-M.
+                // Only registers named as operands are written; SMLAD may set the Q flag, which
+                // nothing reads.
                 unsafe {
                     core::arch::asm!(
                         "2:",
@@ -526,11 +516,7 @@ unsafe fn dot_group_pairs<const ALIGNED: bool>(
                 }
             };
         }
-        if ALIGNED {
-            pairs_loop!("ldrd {w0}, {w1}, [{wp}], #8\n");
-        } else {
-            pairs_loop!("ldr {w0}, [{wp}], #4\nldr {w1}, [{wp}], #4\n");
-        }
+        pairs_loop!("ldr {w0}, [{wp}], #4\nldr {w1}, [{wp}], #4\n");
         acc = [a0, a1, a2, a3];
     }
     #[cfg(not(mote_arm_dsp))]
