@@ -149,9 +149,11 @@ fn damaged_moderation_blobs_never_panic() {
 fn spec_edits_are_errors() {
     let blob = blob();
     let manifest_len = u32::from_le_bytes(blob[16..20].try_into().unwrap()) as usize;
-    let manifest_bytes = &blob[HEADER_LEN..HEADER_LEN + manifest_len];
+    // The runtime reads a `Manifest` with its own decoder, not serde; the rest is postcard.
+    let (_, manifest, rest) = mote_runtime::manifest::decode(&blob).unwrap();
+    let (layers, rest) = postcard::take_from_bytes::<Vec<Layer>>(rest).unwrap();
     let original: (Manifest<'_>, Vec<Layer>, ModerationSpec<'_>) =
-        postcard::from_bytes(manifest_bytes).unwrap();
+        (manifest, layers, postcard::from_bytes(rest).unwrap());
     type Edit = fn(&mut ModerationSpec<'_>);
     let edits: [(Edit, Error); 7] = [
         (|s| s.bucket_bits = 3, Error::BadDimension),

@@ -254,8 +254,8 @@ fn section_and_shape_edits_are_errors() {
             continue; // GP blobs: `gp_spec_edits_are_errors`
         }
         let manifest_len = u32::from_le_bytes(blob[16..20].try_into().unwrap()) as usize;
-        let original: (Manifest<'_>, Vec<Layer>) =
-            postcard::from_bytes(&blob[HEADER_LEN..HEADER_LEN + manifest_len]).unwrap();
+        let (manifest, rest) = manifest_and_rest(&blob);
+        let original: (Manifest<'_>, Vec<Layer>) = (manifest, postcard::from_bytes(rest).unwrap());
         for _ in 0..2000 {
             let mut edited = original.clone();
             let layer_index = rng.below(edited.1.len());
@@ -339,8 +339,8 @@ fn gp_spec_edits_are_errors() {
     let mut errors = std::collections::BTreeSet::new();
     for blob in valid_gp_blobs() {
         let manifest_len = u32::from_le_bytes(blob[16..20].try_into().unwrap()) as usize;
-        let original: (Manifest<'_>, GpSpec) =
-            postcard::from_bytes(&blob[HEADER_LEN..HEADER_LEN + manifest_len]).unwrap();
+        let (manifest, rest) = manifest_and_rest(&blob);
+        let original: (Manifest<'_>, GpSpec) = (manifest, postcard::from_bytes(rest).unwrap());
         assert_eq!(original.0.kind, ModelKind::SparseGp);
         for _ in 0..3000 {
             let mut edited = original.clone();
@@ -436,8 +436,10 @@ fn gp_mean_trailer_edits_are_errors() {
         let gp = GpModel::parse(&blob).unwrap();
         let trailer = *gp.mean_spec().unwrap();
         let manifest_len = u32::from_le_bytes(blob[16..20].try_into().unwrap()) as usize;
+        let (manifest, rest) = manifest_and_rest(&blob);
+        let (spec, rest) = postcard::take_from_bytes::<GpSpec>(rest).unwrap();
         let original: (Manifest<'_>, GpSpec, GpMeanSpec) =
-            postcard::from_bytes(&blob[HEADER_LEN..HEADER_LEN + manifest_len]).unwrap();
+            (manifest, spec, postcard::from_bytes(rest).unwrap());
         assert_eq!(original.2, trailer);
         let data_start = mote_runtime::header::align_up(HEADER_LEN + manifest_len);
         // Re-encodes the manifest region with `edit` applied to the trailer's bytes; `None`
@@ -494,9 +496,7 @@ fn gp_mean_trailer_edits_are_errors() {
 fn gp_non_finite_values_are_errors() {
     for blob in valid_gp_blobs().into_iter().take(1) {
         let gp = GpModel::parse(&blob).unwrap();
-        let manifest_len = u32::from_le_bytes(blob[16..20].try_into().unwrap()) as usize;
-        let (_, spec): (Manifest<'_>, GpSpec) =
-            postcard::from_bytes(&blob[HEADER_LEN..HEADER_LEN + manifest_len]).unwrap();
+        let spec: GpSpec = postcard::from_bytes(manifest_and_rest(&blob).1).unwrap();
         let mut input = vec![0.0f32; gp.input_len()];
         input[0] = f32::NAN;
         let mut arena = vec![0u8; gp.arena_len()];
@@ -513,4 +513,12 @@ fn gp_non_finite_values_are_errors() {
             assert_eq!(GpModel::parse(&damaged).err(), Some(Error::NonFiniteValue));
         }
     }
+}
+
+/// `blob`'s manifest, read by the runtime's own decoder (the runtime does not deserialise a
+/// `Manifest` with serde), and the bytes after it in the manifest region: the layers, a GP spec
+/// and its trailer, as postcard wrote them.
+fn manifest_and_rest(blob: &[u8]) -> (Manifest<'_>, &[u8]) {
+    let (_, manifest, rest) = mote_runtime::manifest::decode(blob).unwrap();
+    (manifest, rest)
 }
