@@ -583,7 +583,7 @@ fn dot4(rows: [&[i8]; 4], input: &[i8]) -> [i32; 4] {
 
 /// Four int8 values as one little-endian word (one unaligned `LDR` on Armv7E-M).
 #[inline(always)]
-fn word(bytes: &[i8]) -> u32 {
+pub(crate) fn word(bytes: &[i8]) -> u32 {
     match *bytes {
         [a, b, c, d] => u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]),
         _ => 0,
@@ -592,7 +592,7 @@ fn word(bytes: &[i8]) -> u32 {
 
 /// `SXTB16 x`: bytes 0 and 2 of `x`, sign-extended to the low and high halfword.
 #[inline(always)]
-fn sxtb16(x: u32) -> u32 {
+pub(crate) fn sxtb16(x: u32) -> u32 {
     #[cfg(mote_arm_dsp)]
     {
         let out: u32;
@@ -615,7 +615,7 @@ fn sxtb16(x: u32) -> u32 {
 
 /// `SXTB16 x, ROR #8`: bytes 1 and 3 of `x`, sign-extended to the low and high halfword.
 #[inline(always)]
-fn sxtb16_ror8(x: u32) -> u32 {
+pub(crate) fn sxtb16_ror8(x: u32) -> u32 {
     #[cfg(mote_arm_dsp)]
     {
         let out: u32;
@@ -635,7 +635,7 @@ fn sxtb16_ror8(x: u32) -> u32 {
 /// `SMLAD acc, a, b`: `acc + a.lo·b.lo + a.hi·b.hi` over signed halfwords, wrapping (the Q flag
 /// it may set is never read).
 #[inline(always)]
-fn smlad(a: u32, b: u32, acc: i32) -> i32 {
+pub(crate) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
     #[cfg(mote_arm_dsp)]
     {
         let out: i32;

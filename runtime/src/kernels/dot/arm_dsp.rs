@@ -11,6 +11,8 @@
 //! checks this code against the reference; the QEMU tests check the real instructions.
 
 use super::Query;
+// The instruction wrappers (with their plain-Rust emulation off Arm) of the dense DSP kernel.
+use crate::kernels::arm_dsp::{smlad, sxtb16, sxtb16_ror8, word};
 
 /// Values per step of the inner loop (two groups of four).
 const STEP: usize = 8;
@@ -147,91 +149,5 @@ fn dot2_steps(block: &[i8], n: usize, pairs: &[u32], steps: usize) -> [i32; 2] {
             }
         }
         acc
-    }
-}
-
-/// Four bytes as a little-endian word (an unaligned `LDR`, which Armv7E-M allows).
-#[inline(always)]
-fn word(bytes: &[i8]) -> u32 {
-    match *bytes {
-        [a, b, c, d] => u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]),
-        _ => 0,
-    }
-}
-
-/// `SXTB16 x`: bytes 0 and 2 of `x`, sign-extended to the low and high halfword.
-#[inline(always)]
-fn sxtb16(x: u32) -> u32 {
-    #[cfg(mote_arm_dsp)]
-    {
-        let out: u32;
-        // SAFETY: a register-to-register instruction of the Armv7E-M DSP extension, which every
-        // core `build.rs` sets `mote_arm_dsp` for has; it reads and writes no memory, no flags
-        // and not the stack.
-        unsafe {
-            core::arch::asm!("sxtb16 {out}, {x}", out = lateout(reg) out, x = in(reg) x,
-                options(pure, nomem, nostack, preserves_flags));
-        }
-        out
-    }
-    #[cfg(not(mote_arm_dsp))]
-    {
-        let lo = x as u8 as i8 as i16 as u16 as u32;
-        let hi = (x >> 16) as u8 as i8 as i16 as u16 as u32;
-        lo | hi << 16
-    }
-}
-
-/// `SXTB16 x, ROR #8`: bytes 1 and 3 of `x`, sign-extended to the low and high halfword.
-#[inline(always)]
-fn sxtb16_ror8(x: u32) -> u32 {
-    #[cfg(mote_arm_dsp)]
-    {
-        let out: u32;
-        // SAFETY: as for `sxtb16`: a register-only DSP instruction every such core has.
-        unsafe {
-            core::arch::asm!("sxtb16 {out}, {x}, ror #8", out = lateout(reg) out, x = in(reg) x,
-                options(pure, nomem, nostack, preserves_flags));
-        }
-        out
-    }
-    #[cfg(not(mote_arm_dsp))]
-    {
-        sxtb16(x.rotate_right(8))
-    }
-}
-
-/// `SMLAD acc, a, b`: `acc + a.lo·b.lo + a.hi·b.hi` over signed halfwords (the Q flag it may
-/// set is never read; scores never come near overflow).
-#[inline(always)]
-fn smlad(a: u32, b: u32, acc: i32) -> i32 {
-    #[cfg(mote_arm_dsp)]
-    {
-        let out: i32;
-        // SAFETY: a register-only DSP instruction every such core has; it may set the sticky Q
-        // flag, which nothing reads, and touches no memory or stack.
-        unsafe {
-            core::arch::asm!("smlad {out}, {a}, {b}, {acc}", out = lateout(reg) out,
-                a = in(reg) a, b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
-        }
-        out
-    }
-    #[cfg(not(mote_arm_dsp))]
-    {
-        let (a_lo, a_hi) = (a as u16 as i16 as i32, (a >> 16) as u16 as i16 as i32);
-        let (b_lo, b_hi) = (b as u16 as i16 as i32, (b >> 16) as u16 as i16 as i32);
-        acc.wrapping_add(a_lo * b_lo).wrapping_add(a_hi * b_hi)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emulated_instructions_match_their_definitions() {
-        assert_eq!(sxtb16(0x80_7F_01_FF), 0x007F_FFFF);
-        assert_eq!(sxtb16_ror8(0x80_7F_01_FF), 0xFF80_0001);
-        assert_eq!(smlad(0x0002_FFFF, 0x0003_0005, 10), 10 - 5 + 6);
     }
 }
