@@ -305,17 +305,7 @@ impl<'a> GpModel<'a> {
         match self.params {
             Params::F32(s) => {
                 let (xs, a) = scratch::<f32>(arena, d, mp)?;
-                let (offsets, factors) = s
-                    .affine
-                    .split_at_checked(d)
-                    .ok_or(Error::SectionLengthMismatch)?;
-                for ((x, out), (o, f)) in input
-                    .iter()
-                    .zip(xs.iter_mut())
-                    .zip(offsets.iter().zip(factors))
-                {
-                    *out = (x - o) * f;
-                }
+                standardise(input, s.affine, xs, |z| z)?;
                 let (k, pad) = a.split_at_mut_checked(m).ok_or(Error::ArenaTooSmall)?;
                 gp_f32::kernel_values(self.spec.kernel, sigma2, xs, s.inducing, k);
                 pad.fill(0.0);
@@ -338,18 +328,8 @@ impl<'a> GpModel<'a> {
                 let skip = arena.as_ptr().align_offset(4);
                 let arena = arena.get_mut(skip..).ok_or(Error::ArenaTooSmall)?;
                 let (a, xs) = scratch::<i16>(arena, mp, d)?;
-                let (offsets, factors) = s
-                    .affine
-                    .split_at_checked(d)
-                    .ok_or(Error::SectionLengthMismatch)?;
-                for ((x, out), (o, f)) in input
-                    .iter()
-                    .zip(xs.iter_mut())
-                    .zip(offsets.iter().zip(factors))
-                {
-                    // `as` saturates to the int16 range.
-                    *out = libm::roundf((x - o) * f) as i16;
-                }
+                // `as` saturates to the int16 range.
+                standardise(input, s.affine, xs, |z| libm::roundf(z) as i16)?;
                 let (k, pad) = a.split_at_mut_checked(m).ok_or(Error::ArenaTooSmall)?;
                 gp_fixed::rbf_values_q15(xs, s.inducing, self.spec.input_shift as u32, k);
                 pad.fill(0);
@@ -405,6 +385,23 @@ impl<'a> GpModel<'a> {
         // Checked at parse, so this cannot overflow; 0 keeps `chunks_exact` total regardless.
         factor_len(self.inducing()).unwrap_or(0).max(1)
     }
+}
+
+/// Writes `store((x_i − offset_i) · factor_i)` for every input into `out`; `affine` holds the
+/// `out.len()` offsets, then the factors.
+fn standardise<T>(
+    input: &[f32],
+    affine: &[f32],
+    out: &mut [T],
+    store: impl Fn(f32) -> T,
+) -> Result<(), Error> {
+    let (offsets, factors) = affine
+        .split_at_checked(out.len())
+        .ok_or(Error::SectionLengthMismatch)?;
+    for ((x, out), (o, f)) in input.iter().zip(out).zip(offsets.iter().zip(factors)) {
+        *out = store((x - o) * f);
+    }
+    Ok(())
 }
 
 /// Splits the aligned part of `arena` into `d` inputs and `mp` kernel values.

@@ -169,35 +169,16 @@ pub fn forward_substitute(chol: &[f32], inv_diag: &[f32], a: &mut [f32]) {
     if super::arm_fpu::forward_substitute(chol, inv_diag, a, inv_diag.len() / BLOCK) {
         return;
     }
-    let mut rest = chol;
-    let mut block_start = 0;
-    for inv in inv_diag.chunks_exact(BLOCK) {
-        let Some((dense, tail)) = rest.split_at_checked(BLOCK * block_start) else {
-            return;
-        };
-        let Some((diag, tail)) = tail.split_at_checked(BLOCK * BLOCK) else {
-            return;
-        };
-        rest = tail;
-        let Some((done, block)) = a.split_at_mut_checked(block_start) else {
-            return;
-        };
-        let Some(block) = block.first_chunk_mut::<BLOCK>() else {
-            return;
-        };
+    super::gp_layout::forward_blocks(chol, inv_diag, a, |dense, d, inv, done, block| {
         let mut acc = *block;
         sub_columns(dense, done, &mut acc);
         // The 4 x 4 diagonal block, row by row: each row uses the rows solved before it.
-        let (Some(d), Some(inv)) = (diag.first_chunk::<16>(), inv.first_chunk::<BLOCK>()) else {
-            return;
-        };
         let a0 = acc[0] * inv[0];
         let a1 = (acc[1] - d[4] * a0) * inv[1];
         let a2 = (acc[2] - d[8] * a0 - d[9] * a1) * inv[2];
         let a3 = (acc[3] - d[12] * a0 - d[13] * a1 - d[14] * a2) * inv[3];
         *block = [a0, a1, a2, a3];
-        block_start += BLOCK;
-    }
+    });
 }
 
 /// `Σ a_i w_i`, in index order.

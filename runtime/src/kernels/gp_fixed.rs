@@ -123,30 +123,12 @@ pub fn rbf_values_q15(x: &[i16], inducing: &[i16], input_shift: u32, out: &mut [
 /// Q16. Row `i`: `acc = (κ_i << 14) − Σ_{j<i} L̃_ij ã_j` (Q29, exact), then
 /// `ã_i = round(acc · inv_diag_i / 2^30)`.
 pub fn forward_substitute(chol: &[i16], inv_diag: &[i32], a: &mut [i16]) {
-    let mut rest = chol;
-    let mut block_start = 0;
-    for inv in inv_diag.chunks_exact(BLOCK) {
-        let Some((dense, tail)) = rest.split_at_checked(BLOCK * block_start) else {
-            return;
-        };
-        let Some((diag, tail)) = tail.split_at_checked(BLOCK * BLOCK) else {
-            return;
-        };
-        rest = tail;
-        let Some((done, block)) = a.split_at_mut_checked(block_start) else {
-            return;
-        };
-        let Some(block) = block.first_chunk_mut::<BLOCK>() else {
-            return;
-        };
+    super::gp_layout::forward_blocks(chol, inv_diag, a, |dense, d, inv, done, block| {
         let sums = pair_sums(dense, done);
         let mut acc = block.map(|k| (k as i64) << 14);
         for (acc, sum) in acc.iter_mut().zip(sums) {
             *acc = acc.wrapping_sub(sum);
         }
-        let (Some(d), Some(inv)) = (diag.first_chunk::<16>(), inv.first_chunk::<BLOCK>()) else {
-            return;
-        };
         // |acc| <= 2^32 keeps the product with a (31-bit) reciprocal inside an i64; a valid
         // model's sums stay near 2^29 (Cauchy–Schwarz), so the clamp only tames corrupt blobs.
         let solve = |acc: i64, inv: i32| -> i16 {
@@ -170,8 +152,7 @@ pub fn forward_substitute(chol: &[i16], inv_diag: &[i32], a: &mut [i16]) {
             inv[3],
         );
         *block = [a0, a1, a2, a3];
-        block_start += BLOCK;
-    }
+    });
 }
 
 /// `Σ a_i w_i`, exact in 64 bits.

@@ -40,6 +40,43 @@ pub fn factor_len(m: usize) -> Option<usize> {
     b.checked_mul(b.checked_add(1)?)?.checked_mul(8)
 }
 
+/// Walks a forward substitution `L a = k` over the packed lower factor `chol`, one block of
+/// [`BLOCK`] rows at a time: `solve(dense, diag, inv, done, block)` gets the block's dense
+/// columns (`BLOCK · done.len()` values), its 4 x 4 diagonal block (row by row), the block's
+/// reciprocal diagonal, the values solved so far and the block's values (`k` in, `a` out).
+/// Both number formats share this walk; it stops at the first part too short (parse checked
+/// the lengths, so only a wrong call gets there).
+pub fn forward_blocks<T, I, A>(
+    chol: &[T],
+    inv_diag: &[I],
+    a: &mut [A],
+    mut solve: impl FnMut(&[T], &[T; 16], &[I; BLOCK], &[A], &mut [A; BLOCK]),
+) {
+    let mut rest = chol;
+    let mut block_start = 0;
+    for inv in inv_diag.chunks_exact(BLOCK) {
+        let Some((dense, tail)) = rest.split_at_checked(BLOCK * block_start) else {
+            return;
+        };
+        let Some((diag, tail)) = tail.split_at_checked(BLOCK * BLOCK) else {
+            return;
+        };
+        rest = tail;
+        let Some((done, block)) = a.split_at_mut_checked(block_start) else {
+            return;
+        };
+        let (Some(block), Some(diag), Some(inv)) = (
+            block.first_chunk_mut::<BLOCK>(),
+            diag.first_chunk::<16>(),
+            inv.first_chunk::<BLOCK>(),
+        ) else {
+            return;
+        };
+        solve(dense, diag, inv, done, block);
+        block_start += BLOCK;
+    }
+}
+
 /// Element position of `L[i][j]` (`j < i < Mp`) in the packed lower factor; `pairs` selects the
 /// int16 column-pair order.
 pub fn lower_index(i: usize, j: usize, pairs: bool) -> usize {
