@@ -106,116 +106,80 @@ fn non_empty<'a>(
 /// Streams an interaction log: checks the header, parses every non-blank line and calls `row`
 /// with it. `source` names the file in errors. Returns the number of rows.
 pub fn stream_interactions<R: BufRead>(
-    mut reader: R,
+    reader: R,
     source: &str,
     mut row: impl FnMut(InteractionRow<'_>) -> Result<(), RecError>,
 ) -> Result<usize, RecError> {
-    let mut buf = String::new();
     let with_weight = format!("{INTERACTIONS_HEADER},weight");
-    check_header(
-        &mut reader,
-        &mut buf,
+    data_lines(
+        reader,
         source,
         &[INTERACTIONS_HEADER, &with_weight],
-    )?;
-    let mut line = 1;
-    let mut rows = 0;
-    loop {
-        buf.clear();
-        if reader
-            .read_line(&mut buf)
-            .map_err(|e| io_error(source, e))?
-            == 0
-        {
-            break;
-        }
-        line += 1;
-        let text = buf.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
-            continue;
-        }
-        let mut fields = [""; 5];
-        let mut count = 0;
-        for field in text.split(',') {
-            if count < fields.len() {
-                fields[count] = field;
+        |line, text| {
+            let mut fields = [""; 5];
+            let mut count = 0;
+            for field in text.split(',') {
+                if count < fields.len() {
+                    fields[count] = field;
+                }
+                count += 1;
             }
-            count += 1;
-        }
-        if !(4..=5).contains(&count) {
-            return Err(RecError::FieldCount {
+            if !(4..=5).contains(&count) {
+                return Err(RecError::FieldCount {
+                    path: source.to_string(),
+                    line,
+                    expected: "4 or 5",
+                    found: count,
+                });
+            }
+            let user = non_empty(fields[0], source, line, "user")?;
+            let item = non_empty(fields[1], source, line, "item")?;
+            let item_type = non_empty(fields[2], source, line, "item_type")?;
+            let ts_text = fields[3].trim();
+            let timestamp = ts_text.parse::<i64>().map_err(|_| RecError::BadField {
                 path: source.to_string(),
                 line,
-                expected: "4 or 5",
-                found: count,
-            });
-        }
-        let user = non_empty(fields[0], source, line, "user")?;
-        let item = non_empty(fields[1], source, line, "item")?;
-        let item_type = non_empty(fields[2], source, line, "item_type")?;
-        let ts_text = fields[3].trim();
-        let timestamp = ts_text.parse::<i64>().map_err(|_| RecError::BadField {
-            path: source.to_string(),
-            line,
-            field: "timestamp",
-            text: ts_text.to_string(),
-            reason: "not an integer number of seconds",
-        })?;
-        let weight = if count == 5 {
-            let w_text = fields[4].trim();
-            match w_text.parse::<f32>() {
-                Ok(w) if w.is_finite() && w >= 0.0 => w,
-                _ => {
-                    return Err(RecError::BadField {
-                        path: source.to_string(),
-                        line,
-                        field: "weight",
-                        text: w_text.to_string(),
-                        reason: "not a finite non-negative number",
-                    })
+                field: "timestamp",
+                text: ts_text.to_string(),
+                reason: "not an integer number of seconds",
+            })?;
+            let weight = if count == 5 {
+                let w_text = fields[4].trim();
+                match w_text.parse::<f32>() {
+                    Ok(w) if w.is_finite() && w >= 0.0 => w,
+                    _ => {
+                        return Err(RecError::BadField {
+                            path: source.to_string(),
+                            line,
+                            field: "weight",
+                            text: w_text.to_string(),
+                            reason: "not a finite non-negative number",
+                        })
+                    }
                 }
-            }
-        } else {
-            1.0
-        };
-        row(InteractionRow {
-            line,
-            user,
-            item,
-            item_type,
-            timestamp,
-            weight,
-        })?;
-        rows += 1;
-    }
-    Ok(rows)
+            } else {
+                1.0
+            };
+            row(InteractionRow {
+                line,
+                user,
+                item,
+                item_type,
+                timestamp,
+                weight,
+            })
+        },
+    )
 }
 
 /// Streams an item metadata file (`item,item_type,text`); the text is the rest of the line
 /// after the second comma. Returns the number of rows.
 pub fn stream_items<R: BufRead>(
-    mut reader: R,
+    reader: R,
     source: &str,
     mut row: impl FnMut(ItemRow<'_>) -> Result<(), RecError>,
 ) -> Result<usize, RecError> {
-    let mut buf = String::new();
-    check_header(&mut reader, &mut buf, source, &[ITEMS_HEADER])?;
-    let mut line = 1;
-    let mut rows = 0;
-    loop {
-        buf.clear();
-        if reader
-            .read_line(&mut buf)
-            .map_err(|e| io_error(source, e))?
-            == 0
-        {
-            break;
-        }
-        line += 1;
-        let text = buf.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
-            continue;
-        }
+    data_lines(reader, source, &[ITEMS_HEADER], |line, text| {
         let mut parts = text.splitn(3, ',');
         let (Some(item), Some(item_type), Some(rest)) = (parts.next(), parts.next(), parts.next())
         else {
@@ -231,7 +195,38 @@ pub fn stream_items<R: BufRead>(
             item: non_empty(item, source, line, "item")?,
             item_type: non_empty(item_type, source, line, "item_type")?,
             text: rest.trim(),
-        })?;
+        })
+    })
+}
+
+/// Checks the header (one of `headers`), then calls `each(line_number, text)` for every
+/// non-blank line after it, without its line ending (the header is line 1). Returns the number
+/// of lines `each` took.
+fn data_lines<R: BufRead>(
+    mut reader: R,
+    source: &str,
+    headers: &[&str],
+    mut each: impl FnMut(usize, &str) -> Result<(), RecError>,
+) -> Result<usize, RecError> {
+    let mut buf = String::new();
+    check_header(&mut reader, &mut buf, source, headers)?;
+    let mut line = 1;
+    let mut rows = 0;
+    loop {
+        buf.clear();
+        if reader
+            .read_line(&mut buf)
+            .map_err(|e| io_error(source, e))?
+            == 0
+        {
+            break;
+        }
+        line += 1;
+        let text = buf.trim_end_matches(['\n', '\r']);
+        if text.trim().is_empty() {
+            continue;
+        }
+        each(line, text)?;
         rows += 1;
     }
     Ok(rows)
