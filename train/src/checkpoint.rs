@@ -270,76 +270,24 @@ impl Checkpoint {
     /// Parses safetensors bytes written by [`Checkpoint::to_bytes`]; never panics on bad input.
     pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
         let (tensors, metadata) = read_safetensors(bytes)?;
-
-        let get = |k: &str| {
-            metadata
-                .get(k)
-                .ok_or_else(|| CheckpointError::MissingMetadata(k.to_string()))
-        };
-        let bad = |k: &str, v: &str| CheckpointError::BadMetadata {
-            key: k.to_string(),
-            value: v.to_string(),
-        };
-        if metadata.get("format").map(String::as_str) != Some(FORMAT_NAME) {
-            return Err(CheckpointError::NotACheckpoint);
-        }
-        let version = get("format_version")?;
-        if version.parse::<u32>() != Ok(FORMAT_VERSION) {
-            return Err(CheckpointError::UnsupportedVersion(version.clone()));
-        }
-        let layers_text = get("layers")?;
-        let n_layers: usize = layers_text
-            .parse()
-            .map_err(|_| bad("layers", layers_text))?;
+        metadata.check_format(FORMAT_NAME, FORMAT_VERSION)?;
+        let n_layers: usize = metadata.parse("layers")?;
         if n_layers == 0 || n_layers.checked_mul(2) != Some(tensors.len()) {
             return Err(CheckpointError::InvalidModel(format!(
                 "metadata says {n_layers} layers but the file holds {} tensors (expected 2 per layer)",
                 tensors.len()
             )));
         }
-        let activations_text = get("activations")?;
-        let activations = activations_text
-            .split(',')
-            .map(Activation::from_name)
-            .collect::<Option<Vec<_>>>()
-            .filter(|a| a.len() == n_layers)
-            .ok_or_else(|| bad("activations", activations_text))?;
-        let task_text = get("task")?;
-        let task = match task_text.as_str() {
+        let activations = metadata.activations(n_layers)?;
+        let task = match metadata.get("task")? {
             "regression" => Task::Regression,
-            "classification" => {
-                let c = get("classes")?;
-                Task::Classification {
-                    classes: c.parse().map_err(|_| bad("classes", c))?,
-                }
-            }
-            other => return Err(bad("task", other)),
+            "classification" => Task::Classification {
+                classes: metadata.parse("classes")?,
+            },
+            other => return Err(bad_metadata("task", other)),
         };
 
-        let read = |name: String, rank: usize| -> Result<(Vec<usize>, Vec<f32>), CheckpointError> {
-            let view = tensors
-                .tensor(&name)
-                .map_err(|_| CheckpointError::MissingTensor(name.clone()))?;
-            let fail = |reason: String| CheckpointError::BadTensor {
-                name: name.clone(),
-                reason,
-            };
-            if view.dtype() != Dtype::F32 {
-                return Err(fail(format!("dtype is {:?}, expected F32", view.dtype())));
-            }
-            if view.shape().len() != rank {
-                return Err(fail(format!(
-                    "shape {:?} should have rank {rank}",
-                    view.shape()
-                )));
-            }
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            Ok((view.shape().to_vec(), values))
-        };
+        let read = |name: String, rank: usize| read_f32_tensor(&tensors, name, rank);
         let mut layers = Vec::with_capacity(n_layers);
         for (i, activation) in activations.into_iter().enumerate() {
             let (wshape, weight) = read(tensor_name(i, "weight"), 2)?;
@@ -358,13 +306,7 @@ impl Checkpoint {
                 activation,
             });
         }
-        let meta = metadata
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix(META_PREFIX)
-                    .map(|k| (k.to_string(), v.clone()))
-            })
-            .collect();
+        let meta = metadata.user_entries();
         let checkpoint = Checkpoint { layers, task, meta };
         checkpoint.validate()?;
         Ok(checkpoint)
@@ -410,7 +352,7 @@ pub(crate) fn write_safetensors(
 /// The tensors and the string metadata of safetensors `bytes`; never panics on bad input.
 pub(crate) fn read_safetensors(
     bytes: &[u8],
-) -> Result<(SafeTensors<'_>, BTreeMap<String, String>), CheckpointError> {
+) -> Result<(SafeTensors<'_>, Metadata), CheckpointError> {
     let st_err = |e: safetensors::SafeTensorError| CheckpointError::Safetensors(e.to_string());
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(st_err)?;
     let tensors = SafeTensors::deserialize(bytes).map_err(st_err)?;
@@ -420,7 +362,98 @@ pub(crate) fn read_safetensors(
         .unwrap_or_default()
         .into_iter()
         .collect();
-    Ok((tensors, metadata))
+    Ok((tensors, Metadata(metadata)))
+}
+
+/// The string metadata of a mote safetensors file, read with errors that name the key.
+pub(crate) struct Metadata(BTreeMap<String, String>);
+
+impl Metadata {
+    /// Checks that `format` is `name` (else [`CheckpointError::NotACheckpoint`]) and that
+    /// `format_version` is `version`.
+    pub(crate) fn check_format(&self, name: &str, version: u32) -> Result<(), CheckpointError> {
+        if self.0.get("format").map(String::as_str) != Some(name) {
+            return Err(CheckpointError::NotACheckpoint);
+        }
+        let found = self.get("format_version")?;
+        if found.parse::<u32>() != Ok(version) {
+            return Err(CheckpointError::UnsupportedVersion(found.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The value of `key`.
+    pub(crate) fn get(&self, key: &str) -> Result<&str, CheckpointError> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| CheckpointError::MissingMetadata(key.to_string()))
+    }
+
+    /// The value of `key` parsed as a `T`.
+    pub(crate) fn parse<T: std::str::FromStr>(&self, key: &str) -> Result<T, CheckpointError> {
+        let value = self.get(key)?;
+        value.parse().map_err(|_| bad_metadata(key, value))
+    }
+
+    /// The comma-separated activation names under `activations`, one per layer.
+    pub(crate) fn activations(&self, n_layers: usize) -> Result<Vec<Activation>, CheckpointError> {
+        let text = self.get("activations")?;
+        text.split(',')
+            .map(Activation::from_name)
+            .collect::<Option<Vec<_>>>()
+            .filter(|a| a.len() == n_layers)
+            .ok_or_else(|| bad_metadata("activations", text))
+    }
+
+    /// The free-form entries (keys under [`META_PREFIX`], prefix stripped).
+    pub(crate) fn user_entries<C: FromIterator<(String, String)>>(&self) -> C {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(META_PREFIX)
+                    .map(|k| (k.to_string(), v.clone()))
+            })
+            .collect()
+    }
+}
+
+/// The error for metadata `key` holding a `value` that cannot be understood.
+pub(crate) fn bad_metadata(key: &str, value: &str) -> CheckpointError {
+    CheckpointError::BadMetadata {
+        key: key.to_string(),
+        value: value.to_string(),
+    }
+}
+
+/// The F32 tensor `name` of rank `rank`: its shape and values.
+pub(crate) fn read_f32_tensor(
+    tensors: &SafeTensors<'_>,
+    name: String,
+    rank: usize,
+) -> Result<(Vec<usize>, Vec<f32>), CheckpointError> {
+    let view = tensors
+        .tensor(&name)
+        .map_err(|_| CheckpointError::MissingTensor(name.clone()))?;
+    let fail = |reason: String| CheckpointError::BadTensor {
+        name: name.clone(),
+        reason,
+    };
+    if view.dtype() != Dtype::F32 {
+        return Err(fail(format!("dtype is {:?}, expected F32", view.dtype())));
+    }
+    if view.shape().len() != rank {
+        return Err(fail(format!(
+            "shape {:?} should have rank {rank}",
+            view.shape()
+        )));
+    }
+    let values = view
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Ok((view.shape().to_vec(), values))
 }
 
 #[cfg(test)]

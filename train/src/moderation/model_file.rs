@@ -11,10 +11,9 @@
 use super::classifier::ModerationModel;
 use super::policy::Policy;
 use crate::checkpoint::{
-    read_safetensors, write_safetensors, CheckpointError, DenseLayer, META_PREFIX,
+    bad_metadata, read_f32_tensor, read_safetensors, write_safetensors, CheckpointError,
+    DenseLayer, META_PREFIX,
 };
-use crate::nn::Activation;
-use safetensors::Dtype;
 use std::path::Path;
 
 /// The `format` metadata value of a moderation model file.
@@ -123,74 +122,29 @@ impl ModerationModel {
     /// Parses bytes written by [`ModerationModel::to_bytes`]; never panics on bad input.
     pub fn from_bytes(bytes: &[u8]) -> Result<ModerationModel, CheckpointError> {
         let (tensors, metadata) = read_safetensors(bytes)?;
-        let get = |k: &str| {
-            metadata
-                .get(k)
-                .ok_or_else(|| CheckpointError::MissingMetadata(k.to_string()))
-        };
-        let bad = |k: &str, v: &str| CheckpointError::BadMetadata {
-            key: k.to_string(),
-            value: v.to_string(),
-        };
-        let number = |k: &str| -> Result<usize, CheckpointError> {
-            let v = get(k)?;
-            v.parse().map_err(|_| bad(k, v))
-        };
-        if metadata.get("format").map(String::as_str) != Some(FORMAT_NAME) {
-            return Err(CheckpointError::NotACheckpoint);
-        }
-        let version = get("format_version")?;
-        if version.parse::<u32>() != Ok(FORMAT_VERSION) {
-            return Err(CheckpointError::UnsupportedVersion(version.clone()));
-        }
-        let bucket_bits = u8::try_from(number("bucket_bits")?)
-            .map_err(|_| bad("bucket_bits", get("bucket_bits").map_or("", |s| s)))?;
-        let embedding_dim = number("embedding_dim")?;
-        let n_layers = number("layers")?;
+        metadata.check_format(FORMAT_NAME, FORMAT_VERSION)?;
+        let bucket_bits = u8::try_from(metadata.parse::<usize>("bucket_bits")?)
+            .map_err(|_| bad_metadata("bucket_bits", metadata.get("bucket_bits").unwrap_or("")))?;
+        let embedding_dim = metadata.parse("embedding_dim")?;
+        let n_layers: usize = metadata.parse("layers")?;
         if n_layers == 0 || n_layers > 64 {
             return Err(invalid(format!("{n_layers} layers")));
         }
-        let activations_text = get("activations")?;
-        let activations = activations_text
-            .split(',')
-            .map(Activation::from_name)
-            .collect::<Option<Vec<_>>>()
-            .filter(|a| a.len() == n_layers)
-            .ok_or_else(|| bad("activations", activations_text))?;
-        let thresholds_text = get("thresholds")?;
+        let activations = metadata.activations(n_layers)?;
+        let thresholds_text = metadata.get("thresholds")?;
         let thresholds = thresholds_text
             .split(',')
             .map(|t| t.parse::<f32>().ok())
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| bad("thresholds", thresholds_text))?;
-        let policy_text = get("policy")?.clone();
-        let policy = Policy::parse(&policy_text)
+            .ok_or_else(|| bad_metadata("thresholds", thresholds_text))?;
+        let policy_text = metadata.get("policy")?;
+        let policy = Policy::parse(policy_text)
             .map_err(|e| invalid(format!("the embedded policy does not parse: {e}")))?;
-        let stored_hash = get("policy_hash")?;
-        if *stored_hash != policy.content_hash() {
-            return Err(bad("policy_hash", stored_hash));
+        let stored_hash = metadata.get("policy_hash")?;
+        if stored_hash != policy.content_hash() {
+            return Err(bad_metadata("policy_hash", stored_hash));
         }
-        let read = |name: String, rank: usize| -> Result<(Vec<usize>, Vec<f32>), CheckpointError> {
-            let view = tensors
-                .tensor(&name)
-                .map_err(|_| CheckpointError::MissingTensor(name.clone()))?;
-            if view.dtype() != Dtype::F32 || view.shape().len() != rank {
-                return Err(CheckpointError::BadTensor {
-                    name,
-                    reason: format!(
-                        "expected F32 of rank {rank}, found {:?} {:?}",
-                        view.dtype(),
-                        view.shape()
-                    ),
-                });
-            }
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            Ok((view.shape().to_vec(), values))
-        };
+        let read = |name: String, rank: usize| read_f32_tensor(&tensors, name, rank);
         let (_, embedding) = read("embedding".into(), 2)?;
         let mut layers = Vec::with_capacity(n_layers);
         for (i, activation) in activations.into_iter().enumerate() {
@@ -211,16 +165,10 @@ impl ModerationModel {
                 1 + 2 * n_layers
             )));
         }
-        let meta = metadata
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix(META_PREFIX)
-                    .map(|k| (k.to_string(), v.clone()))
-            })
-            .collect();
+        let meta = metadata.user_entries();
         let model = ModerationModel {
             policy,
-            policy_text,
+            policy_text: policy_text.to_string(),
             bucket_bits,
             embedding_dim,
             embedding,
@@ -259,6 +207,7 @@ impl ModerationModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::Activation;
     use std::collections::BTreeMap;
 
     fn tiny() -> ModerationModel {
