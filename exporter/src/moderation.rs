@@ -13,9 +13,8 @@ use crate::ptq::{quantize_checkpoint, RangeMethod};
 use crate::target::Target;
 use mote_runtime::manifest::Section;
 use mote_runtime::moderation::{
-    Action, CategorySpec, Moderation, ModerationSpec, MAX_CATEGORIES, MAX_EMBEDDING_DIM,
+    Action, Bag, CategorySpec, Moderation, ModerationSpec, Table, MAX_CATEGORIES, MAX_EMBEDDING_DIM,
 };
-use mote_runtime::text::Featurizer;
 use mote_train::moderation::classifier::{
     score, CategoryScores, ModerationModel, TEST_FOLD, TRAIN_FOLDS,
 };
@@ -76,30 +75,21 @@ fn quantize_embedding(model: &ModerationModel) -> (Vec<u8>, Vec<f32>) {
     (table, scales)
 }
 
-/// The MLP input the device computes for `text`: mean of the int8 rows, times the scales.
-fn device_bag(bits: u8, table: &[u8], scales: &[f32], text: &str) -> Vec<f32> {
-    let d = scales.len();
-    let mut sums = vec![0i32; d];
-    let mut count = 0u32;
-    if let Ok(mut f) = Featurizer::new(bits) {
-        f.featurize(text.as_bytes(), &mut |b: u32| {
-            if count >= mote_runtime::moderation::MAX_FEATURES {
-                return;
-            }
-            count += 1;
-            let row = &table[b as usize * d..(b as usize + 1) * d];
-            for (s, &w) in sums.iter_mut().zip(row) {
-                *s += i32::from(w as i8);
-            }
-        });
-    }
-    if count == 0 {
-        return vec![0.0; d];
-    }
-    sums.iter()
-        .zip(scales)
-        .map(|(&s, &scale)| s as f32 * scale / count as f32)
-        .collect()
+/// The MLP input the device computes for `text` (the runtime's own [`Bag`]): mean of the
+/// int8 rows times the scales, then the shapes' presence.
+fn device_bag(model: &ModerationModel, table: &[u8], scale_bytes: &[u8], text: &str) -> Vec<f32> {
+    let table = Table {
+        rows: table,
+        dim: model.embedding_dim,
+    };
+    let mut out = vec![0f32; model.embedding_dim + model.shapes.count_ones() as usize];
+    let filled = Bag::new(model.bucket_bits).and_then(|mut bag| {
+        bag.push(table, text.as_bytes());
+        bag.finish(table, scale_bytes, model.shapes, &mut out)
+    });
+    // The model was validated (bits, width), so the bag cannot refuse it.
+    debug_assert!(filled.is_ok());
+    out
 }
 
 /// The int8 threshold for probability threshold `t` on the logistic's output (1/256, −128).
@@ -120,11 +110,11 @@ pub fn export_moderation(
         .validate()
         .map_err(|e| ExportError::Calibration(e.to_string()))?;
     let categories = model.policy.categories.len();
-    if model.embedding_dim > MAX_EMBEDDING_DIM || categories > MAX_CATEGORIES {
+    let inputs = model.embedding_dim + model.shapes.count_ones() as usize;
+    if inputs > MAX_EMBEDDING_DIM || categories > MAX_CATEGORIES {
         return Err(ExportError::Calibration(format!(
-            "the device takes at most {MAX_EMBEDDING_DIM} embedding dimensions and \
-             {MAX_CATEGORIES} categories; the model has {} and {categories}",
-            model.embedding_dim
+            "the device takes at most {MAX_EMBEDDING_DIM} MLP inputs (embedding and shapes) \
+             and {MAX_CATEGORIES} categories; the model has {inputs} and {categories}",
         )));
     }
     if messages.categories != model.policy.category_names() {
@@ -133,10 +123,11 @@ pub fn export_moderation(
         ));
     }
     let (table, scales) = quantize_embedding(model);
+    let scale_bytes: Vec<u8> = scales.iter().flat_map(|s| s.to_le_bytes()).collect();
     let train_rows = messages.folds(&TRAIN_FOLDS);
     let calibration: Vec<Vec<f32>> = train_rows
         .iter()
-        .map(|&i| device_bag(model.bucket_bits, &table, &scales, &messages.texts[i]))
+        .map(|&i| device_bag(model, &table, &scale_bytes, &messages.texts[i]))
         .collect();
     let mut layers = model.layers.clone();
     if let Some(last) = layers.last_mut() {
@@ -181,8 +172,8 @@ pub fn export_moderation(
         embedding: Section { offset: 0, len: 0 },
         embedding_scales: Section { offset: 0, len: 0 },
         categories: category_specs,
+        shapes: model.shapes,
     };
-    let scale_bytes: Vec<u8> = scales.iter().flat_map(|s| s.to_le_bytes()).collect();
     let mut provenance = ProvenanceInfo {
         source: options.source.clone(),
         data_hash: messages.fingerprint(),

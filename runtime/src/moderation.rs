@@ -6,17 +6,18 @@
 //! category its name, action and int8 threshold. [`Moderation::moderate`] streams the text
 //! through the featurizer ([`crate::text`], the code the host trained with), sums the embedding
 //! rows of the features (at most [`MAX_FEATURES`] of them: longer input is cut there, so the
-//! work and the state stay bounded), takes their mean, quantises it, runs the MLP and compares
-//! each category's score with its threshold.
+//! work and the state stay bounded), takes their mean, appends the presence of the spec's
+//! shapes (email address, phone number, ...), quantises that, runs the MLP and compares each
+//! category's score with its threshold.
 
 use crate::manifest::Section;
 use crate::model::SectionCheck;
-use crate::text::{Featurizer, MAX_BUCKET_BITS, MIN_BUCKET_BITS};
+use crate::text::{FeatureSink, Featurizer, Shape, MAX_BUCKET_BITS, MIN_BUCKET_BITS};
 use crate::{Error, Model};
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
-/// Longest embedding vector (the MLP's input) a moderation blob may have.
+/// Longest MLP input (embedding vector and shapes) a moderation blob may have.
 pub const MAX_EMBEDDING_DIM: usize = 64;
 /// Most categories a moderation blob may have.
 pub const MAX_CATEGORIES: usize = 16;
@@ -64,13 +65,24 @@ pub struct ModerationSpec<'a> {
     pub label_source: &'a str,
     /// Features hash into `2^bucket_bits` buckets.
     pub bucket_bits: u8,
-    /// int8 embedding table: `2^bucket_bits` rows of `input.len` values.
+    /// int8 embedding table: `2^bucket_bits` rows of `dim` values, where `dim` is `input.len`
+    /// less the number of [`ModerationSpec::shapes`].
     pub embedding: Section,
-    /// `input.len` little-endian f32 scales, one per embedding column.
+    /// `dim` little-endian f32 scales, one per embedding column.
     pub embedding_scales: Section,
     /// The categories, in the order of the model's outputs.
     #[serde(borrow)]
     pub categories: Vec<CategorySpec<'a>, MAX_CATEGORIES>,
+    /// [`Shape`] bits: the MLP's input is the mean embedding followed by, for each shape set
+    /// here in bit order, 1 when the message has it and 0 when not.
+    pub shapes: u8,
+}
+
+impl ModerationSpec<'_> {
+    /// Columns of the embedding table: the MLP's `input_len` less one per shape.
+    pub fn embedding_dim(&self, input_len: usize) -> usize {
+        input_len.saturating_sub(self.shapes.count_ones() as usize)
+    }
 }
 
 /// The outcome of moderating one message.
@@ -102,6 +114,13 @@ pub(crate) fn validate_spec(
     if !(MIN_BUCKET_BITS..=MAX_BUCKET_BITS).contains(&spec.bucket_bits)
         || dim as usize > MAX_EMBEDDING_DIM
     {
+        return Err(Error::BadDimension);
+    }
+    if spec.shapes >> Shape::ALL.len() != 0 {
+        return Err(Error::BadModerationSpec);
+    }
+    let dim = spec.embedding_dim(dim as usize) as u32;
+    if dim == 0 {
         return Err(Error::BadDimension);
     }
     let rows = 1u32 << spec.bucket_bits;
@@ -170,9 +189,7 @@ impl<'a> Moderation<'a> {
     pub fn start(&self) -> Result<Moderator<'_, 'a>, Error> {
         Ok(Moderator {
             moderation: self,
-            featurizer: Featurizer::new(self.spec.bucket_bits)?,
-            sums: [0; MAX_EMBEDDING_DIM],
-            count: 0,
+            bag: Bag::new(self.spec.bucket_bits)?,
         })
     }
 
@@ -189,8 +206,12 @@ impl<'a> Moderation<'a> {
         moderator.finish(arena, scores)
     }
 
-    fn embedding(&self) -> Result<&'a [u8], Error> {
-        self.model.section(self.spec.embedding)
+    /// The embedding table and its column count.
+    fn table(&self) -> Result<Table<'a>, Error> {
+        Ok(Table {
+            rows: self.model.section(self.spec.embedding)?,
+            dim: self.spec.embedding_dim(self.model.input_len()),
+        })
     }
 }
 
@@ -198,49 +219,37 @@ impl<'a> Moderation<'a> {
 #[derive(Debug, Clone)]
 pub struct Moderator<'m, 'a> {
     moderation: &'m Moderation<'a>,
-    featurizer: Featurizer,
-    sums: [i32; MAX_EMBEDDING_DIM],
-    count: u32,
+    bag: Bag,
 }
 
 impl Moderator<'_, '_> {
     /// Feeds the next bytes of the message (any split gives the same verdict).
     pub fn push(&mut self, bytes: &[u8]) {
-        let dim = self.moderation.model.input_len();
-        let table = self.moderation.embedding().unwrap_or(&[]);
-        let (sums, count) = (&mut self.sums, &mut self.count);
-        let mut add = |bucket: u32| accumulate(table, dim, bucket, sums, count);
-        self.featurizer.push(bytes, &mut add);
+        if let Ok(table) = self.moderation.table() {
+            self.bag.push(table, bytes);
+        }
     }
 
     /// Ends the message: runs the model and decides. `arena` needs
     /// [`Moderation::arena_len`] bytes, `scores` one entry per category.
-    pub fn finish(mut self, arena: &mut [u8], scores: &mut [i8]) -> Result<Verdict, Error> {
+    pub fn finish(self, arena: &mut [u8], scores: &mut [i8]) -> Result<Verdict, Error> {
         let m = self.moderation;
-        let dim = m.model.input_len();
-        let table = m.embedding()?;
-        {
-            let (sums, count) = (&mut self.sums, &mut self.count);
-            let mut add = |bucket: u32| accumulate(table, dim, bucket, sums, count);
-            self.featurizer.finish(&mut add);
-        }
         let scales = m.model.section(m.spec.embedding_scales)?;
-        let mut mean = [0f32; MAX_EMBEDDING_DIM];
-        if self.count > 0 {
-            let n = self.count as f32;
-            for ((x, &s), scale) in mean.iter_mut().zip(&self.sums).zip(le_f32s(scales)) {
-                *x = s as f32 * scale / n;
-            }
-        }
+        let mut features = [0f32; MAX_EMBEDDING_DIM];
+        let features = features
+            .get_mut(..m.model.input_len())
+            .ok_or(Error::InputLength)?;
+        let count = self
+            .bag
+            .finish(m.table()?, scales, m.spec.shapes, features)?;
         let mut input = [0i8; MAX_EMBEDDING_DIM];
-        let features = mean.get(..dim).ok_or(Error::InputLength)?;
-        let input = input.get_mut(..dim).ok_or(Error::InputLength)?;
+        let input = input.get_mut(..features.len()).ok_or(Error::InputLength)?;
         m.model.quantize_input(features, input)?;
         m.model.run(input, arena, scores)?;
         let mut verdict = Verdict {
             action: Action::Allow,
             categories: 0,
-            features: self.count,
+            features: count,
         };
         for (index, (c, &score)) in m.spec.categories.iter().zip(scores.iter()).enumerate() {
             if i16::from(score) >= c.threshold {
@@ -252,22 +261,160 @@ impl Moderator<'_, '_> {
     }
 }
 
-/// Adds embedding row `bucket` to `sums`, unless [`MAX_FEATURES`] were counted already.
-fn accumulate(
-    table: &[u8],
-    dim: usize,
-    bucket: u32,
-    sums: &mut [i32; MAX_EMBEDDING_DIM],
-    count: &mut u32,
-) {
-    if *count >= MAX_FEATURES {
-        return;
-    }
-    *count += 1;
-    let start = bucket as usize * dim;
-    if let Some(row) = table.get(start..start + dim) {
-        for (sum, &w) in sums.iter_mut().zip(row) {
-            *sum += i32::from(w as i8);
+/// An int8 embedding table: rows of `dim` values, row `b` for bucket `b`.
+#[derive(Debug, Clone, Copy)]
+pub struct Table<'t> {
+    /// The rows, concatenated.
+    pub rows: &'t [u8],
+    /// Values per row.
+    pub dim: usize,
+}
+
+/// The embedding bag of one message in progress: the featurizer, the sums of the features'
+/// int8 rows, how many were counted and which shapes were seen. What the device computes
+/// before the MLP; public so that a host tool computes the very same input.
+#[derive(Debug, Clone)]
+pub struct Bag {
+    featurizer: Featurizer,
+    sink: BagSink,
+}
+
+#[derive(Debug, Clone)]
+struct BagSink {
+    sums: [i32; MAX_EMBEDDING_DIM],
+    count: u32,
+    shapes: u8,
+}
+
+/// The sums of a bag with the table it reads, as the featurizer's sink.
+struct Adder<'s, 't> {
+    state: &'s mut BagSink,
+    table: Table<'t>,
+}
+
+impl FeatureSink for Adder<'_, '_> {
+    /// Adds embedding row `bucket` to the sums, unless [`MAX_FEATURES`] were counted already.
+    fn feature(&mut self, bucket: u32) {
+        let state = &mut *self.state;
+        if state.count >= MAX_FEATURES {
+            return;
         }
+        state.count += 1;
+        let dim = self.table.dim;
+        let start = bucket as usize * dim;
+        if let Some(row) = self.table.rows.get(start..start + dim) {
+            for (sum, &w) in state.sums.iter_mut().zip(row) {
+                *sum += i32::from(w as i8);
+            }
+        }
+    }
+
+    fn shape(&mut self, shape: Shape) {
+        self.state.shapes |= shape.bit();
+    }
+}
+
+impl Bag {
+    /// An empty bag whose featurizer hashes into `2^bits` buckets.
+    pub fn new(bits: u8) -> Result<Bag, Error> {
+        Ok(Bag {
+            featurizer: Featurizer::new(bits)?,
+            sink: BagSink {
+                sums: [0; MAX_EMBEDDING_DIM],
+                count: 0,
+                shapes: 0,
+            },
+        })
+    }
+
+    /// Feeds the next bytes of the message, adding their features' rows of `table`.
+    pub fn push(&mut self, table: Table<'_>, bytes: &[u8]) {
+        let mut adder = Adder {
+            state: &mut self.sink,
+            table,
+        };
+        self.featurizer.push(bytes, &mut adder);
+    }
+
+    /// Ends the message and writes the MLP's real-valued input into `out`: per column `d` of
+    /// `table`, `sum_d · scale_d / count` in f32 (0 without features; `scales` holds
+    /// little-endian f32s), then for each shape of the mask `shapes`, in bit order, 1 or 0.
+    /// `out` must hold exactly those values. Returns the features counted.
+    pub fn finish(
+        mut self,
+        table: Table<'_>,
+        scales: &[u8],
+        shapes: u8,
+        out: &mut [f32],
+    ) -> Result<u32, Error> {
+        let mut adder = Adder {
+            state: &mut self.sink,
+            table,
+        };
+        self.featurizer.finish(&mut adder);
+        let state = &self.sink;
+        if out.len() != table.dim + shapes.count_ones() as usize || table.dim > MAX_EMBEDDING_DIM {
+            return Err(Error::InputLength);
+        }
+        let (mean, flags) = out.split_at_mut(table.dim);
+        let n = state.count as f32;
+        for ((x, &s), scale) in mean.iter_mut().zip(&state.sums).zip(le_f32s(scales)) {
+            *x = if state.count > 0 {
+                s as f32 * scale / n
+            } else {
+                0.0
+            };
+        }
+        let selected = Shape::ALL.iter().filter(|s| shapes & s.bit() != 0);
+        for (x, shape) in flags.iter_mut().zip(selected) {
+            *x = if state.shapes & shape.bit() != 0 {
+                1.0
+            } else {
+                0.0
+            };
+        }
+        Ok(state.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every row of a 16-bucket table is `[1, -2]`, so the mean is that row times the scales
+    /// whatever the features; the shapes follow in bit order.
+    #[test]
+    fn bag_is_the_scaled_mean_then_the_shapes() {
+        let rows: std::vec::Vec<u8> = (0..16).flat_map(|_| [1u8, (-2i8) as u8]).collect();
+        let table = Table {
+            rows: &rows,
+            dim: 2,
+        };
+        let scales: std::vec::Vec<u8> = [0.5f32, 0.25]
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect();
+        let shapes = Shape::Caps.bit() | Shape::Email.bit() | Shape::Phone.bit();
+        let mut bag = Bag::new(4).unwrap();
+        bag.push(table, b"MAIL jane.doe@exam");
+        bag.push(table, b"ple.com");
+        let mut out = [0f32; 5];
+        let count = bag.finish(table, &scales, shapes, &mut out).unwrap();
+        assert!(count > 0);
+        assert_eq!(out, [0.5, -0.5, 1.0, 1.0, 0.0]);
+        // No features: zeros; a wrongly sized output is refused.
+        let mut out = [9f32; 3];
+        Bag::new(4)
+            .unwrap()
+            .finish(table, &scales, Shape::Bang.bit(), &mut out)
+            .unwrap();
+        assert_eq!(out, [0.0, 0.0, 0.0]);
+        let mut short = [0f32; 2];
+        assert_eq!(
+            Bag::new(4)
+                .unwrap()
+                .finish(table, &scales, Shape::Bang.bit(), &mut short),
+            Err(Error::InputLength)
+        );
     }
 }

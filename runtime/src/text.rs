@@ -105,12 +105,62 @@ fn hash_char(state: u32, c: char) -> u32 {
     fnv1a32_continue(state, c.encode_utf8(&mut buf).as_bytes())
 }
 
+/// The shape features: facts about a message's form rather than its words.
+///
+/// Each is emitted as a hashed feature like any other, and also reported to
+/// [`FeatureSink::shape`] by name, so a model can read them directly: a mean of embeddings
+/// dilutes one `email` feature among a message's dozens of word features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Shape {
+    /// A word of two or more letters, all capitals (`"s" + "caps"`).
+    Caps,
+    /// A run of `!` (`"s" + "bang"`).
+    Bang,
+    /// An email address (`"s" + "email"`).
+    Email,
+    /// A phone number (`"s" + "phone"`).
+    Phone,
+}
+
+impl Shape {
+    /// Every shape, in bit order (bit `i` of a shape mask is `ALL[i]`).
+    pub const ALL: [Shape; 4] = [Shape::Caps, Shape::Bang, Shape::Email, Shape::Phone];
+
+    /// The feature string hashed for the shape.
+    pub const fn feature(self) -> &'static [u8] {
+        match self {
+            Shape::Caps => b"scaps",
+            Shape::Bang => b"sbang",
+            Shape::Email => b"semail",
+            Shape::Phone => b"sphone",
+        }
+    }
+
+    /// The shape's name (the feature string without its `s` prefix).
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Caps => "caps",
+            Shape::Bang => "bang",
+            Shape::Email => "email",
+            Shape::Phone => "phone",
+        }
+    }
+
+    /// The shape's bit in a shape mask.
+    pub const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
 /// Where the featurizer sends what it finds.
 ///
 /// Any `FnMut(u32)` closure is a sink that receives the buckets only.
 pub trait FeatureSink {
     /// One feature, as its bucket in `0..2^bits`.
     fn feature(&mut self, bucket: u32);
+    /// A shape feature, right after its bucket went to [`FeatureSink::feature`].
+    fn shape(&mut self, _shape: Shape) {}
     /// A normalised word, before its features are emitted (for inspection and tests).
     fn word(&mut self, _normalized: &[char]) {}
 }
@@ -368,7 +418,7 @@ impl Featurizer {
         }
         if class != Class::Skip && core::mem::take(&mut self.email_dot) {
             if let Class::Letter { .. } | Class::Digit(_) = class {
-                self.emit_str(b"semail", sink);
+                self.emit_shape(Shape::Email, sink);
             }
         }
         match class {
@@ -403,7 +453,7 @@ impl Featurizer {
                 self.end_word(sink);
                 if !self.in_bang {
                     self.in_bang = true;
-                    self.emit_str(b"sbang", sink);
+                    self.emit_shape(Shape::Bang, sink);
                 }
             }
             Class::Separator => {
@@ -428,8 +478,9 @@ impl Featurizer {
         }
     }
 
-    fn emit_str(&self, bytes: &[u8], sink: &mut impl FeatureSink) {
-        sink.feature(self.bucket(fnv1a32(bytes)));
+    fn emit_shape(&self, shape: Shape, sink: &mut impl FeatureSink) {
+        sink.feature(self.bucket(fnv1a32(shape.feature())));
+        sink.shape(shape);
     }
 
     fn bucket(&self, hash: u32) -> u32 {
@@ -491,7 +542,7 @@ impl Featurizer {
             sink.feature(self.bucket(h));
         }
         if self.letters >= 2 && self.upper == self.letters {
-            self.emit_str(b"scaps", sink);
+            self.emit_shape(Shape::Caps, sink);
         }
         if self.has_letter {
             self.run_digits = 0;
@@ -503,7 +554,7 @@ impl Featurizer {
                 .saturating_add(u8::try_from(digits).unwrap_or(u8::MAX));
             if self.run_digits >= PHONE_DIGITS && !self.phone_done {
                 self.phone_done = true;
-                self.emit_str(b"sphone", sink);
+                self.emit_shape(Shape::Phone, sink);
             }
         }
         self.at_inside = false;

@@ -7,6 +7,7 @@ use mote_runtime::crc32::crc32;
 use mote_runtime::header::{CRC_START, HEADER_LEN};
 use mote_runtime::manifest::{Layer, Manifest};
 use mote_runtime::moderation::ModerationSpec;
+use mote_runtime::text::Shape;
 use mote_runtime::{Error, Moderation};
 use mote_tests::{random_mlp, SplitMix};
 use mote_train::moderation::{ModerationModel, Policy};
@@ -19,6 +20,9 @@ fn policy() -> (Policy, String) {
     .unwrap();
     (Policy::parse(&text).unwrap(), text)
 }
+
+/// The shapes the random model reads beside its mean embedding.
+const SHAPES: u8 = Shape::Bang.bit() | Shape::Email.bit();
 
 /// An untrained but valid model (random weights): enough to exercise the format.
 fn random_model(rng: &mut SplitMix) -> ModerationModel {
@@ -34,12 +38,13 @@ fn random_model(rng: &mut SplitMix) -> ModerationModel {
         policy_text,
         bucket_bits: bits,
         embedding_dim: dim,
+        shapes: SHAPES,
         embedding: values((1 << bits) * dim),
         layers: vec![
             DenseLayer {
-                input_len: dim,
+                input_len: dim + 2,
                 output_len: hidden,
-                weight: values(dim * hidden),
+                weight: values((dim + 2) * hidden),
                 bias: values(hidden),
                 activation: Activation::Relu,
             },
@@ -155,7 +160,14 @@ fn spec_edits_are_errors() {
     let original: (Manifest<'_>, Vec<Layer>, ModerationSpec<'_>) =
         (manifest, layers, postcard::from_bytes(rest).unwrap());
     type Edit = fn(&mut ModerationSpec<'_>);
-    let edits: [(Edit, Error); 7] = [
+    let edits: [(Edit, Error); 10] = [
+        (|s| s.shapes |= 0x10, Error::BadModerationSpec),
+        // One shape fewer or more: the table no longer has `input.len - shapes` columns.
+        (
+            |s| s.shapes = Shape::Email.bit(),
+            Error::SectionLengthMismatch,
+        ),
+        (|s| s.shapes = 0x0F, Error::SectionLengthMismatch),
         (|s| s.bucket_bits = 3, Error::BadDimension),
         (|s| s.bucket_bits = 7, Error::SectionLengthMismatch),
         (|s| s.embedding.len -= 1, Error::SectionLengthMismatch),

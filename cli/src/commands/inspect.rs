@@ -120,6 +120,15 @@ pub fn run(args: Args) -> Result {
             spec.embedding.len,
             spec.embedding_scales.len
         );
+        let shapes = mote_train::moderation::model_file::shape_names(spec.shapes);
+        outln!(
+            "    shapes    {}",
+            if shapes.is_empty() {
+                "none (the MLP reads the mean embedding only)"
+            } else {
+                &shapes
+            }
+        );
         for c in &spec.categories {
             let threshold = if c.threshold > 127 {
                 "never".to_string()

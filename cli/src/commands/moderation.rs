@@ -3,7 +3,8 @@
 use super::Result;
 use mote_exporter::moderation::{export_moderation, ModerationExportOptions, ModerationReport};
 use mote_train::moderation::classifier::{
-    self, CategoryScores, ClassifierConfig, ModerationModel, CALIBRATION_FOLDS, TEST_FOLD,
+    self, CategoryScores, ClassifierConfig, ModerationModel, ThresholdRule, CALIBRATION_FOLDS,
+    TEST_FOLD,
 };
 use mote_train::moderation::teacher::LabelProvenance;
 use mote_train::moderation::{Messages, Policy};
@@ -52,9 +53,26 @@ pub struct TrainArgs {
     /// Do not weight positives by negatives / positives.
     #[arg(long)]
     no_class_weighting: bool,
+    /// Shapes whose presence the MLP reads beside the mean embedding, comma-separated
+    /// (caps, bang, email, phone; empty for none).
+    #[arg(long, default_value = "caps,bang,email,phone", value_parser = parse_shapes)]
+    shapes: u8,
+    /// How each category's threshold is picked among those whose calibration precision
+    /// reaches the policy's target: `f1` (best F1) or `recall` (most recall).
+    #[arg(long, default_value = "f1", value_parser = parse_rule)]
+    threshold_rule: ThresholdRule,
     /// Seed of initialisation and shuffling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+}
+
+fn parse_rule(name: &str) -> std::result::Result<ThresholdRule, String> {
+    ThresholdRule::parse(name).ok_or_else(|| format!("`{name}`: expected f1 or recall"))
+}
+
+fn parse_shapes(names: &str) -> std::result::Result<u8, String> {
+    mote_train::moderation::model_file::parse_shapes(names)
+        .ok_or_else(|| format!("`{names}`: expected distinct names among caps, bang, email, phone"))
 }
 
 /// Arguments of `mote eval moderation`.
@@ -236,6 +254,8 @@ pub fn run_train(args: TrainArgs) -> Result {
         weight_decay: args.weight_decay,
         init_scale: args.init_scale,
         class_weighting: !args.no_class_weighting,
+        shapes: args.shapes,
+        threshold_rule: args.threshold_rule,
         seed: args.seed,
     };
     let (bar, mut on_epoch) = super::train::progress_bar(cfg.epochs);
@@ -316,7 +336,6 @@ pub fn run_eval(args: EvalArgs) -> Result {
     print_counts(&messages);
     let scores = model.evaluate(&test);
     print_scores(&model, &scores, test.len());
-    export(&model, &messages, &args.model.display().to_string())?;
     if args.show_errors > 0 {
         let probabilities: Vec<Vec<f32>> =
             test.texts.iter().map(|t| model.probabilities(t)).collect();
@@ -335,5 +354,6 @@ pub fn run_eval(args: EvalArgs) -> Result {
             }
         }
     }
+    export(&model, &messages, &args.model.display().to_string())?;
     Ok(())
 }

@@ -18,7 +18,7 @@ use crate::optim::{Adam, Optimizer};
 use crate::prng::Rng;
 use crate::tape::{sigmoid, Function, Matrix, Tape, Var};
 use crate::train::EpochReport;
-use mote_runtime::text::Featurizer;
+use mote_runtime::text::{FeatureSink, Featurizer, Shape};
 use std::collections::BTreeMap;
 
 /// Folds (row index `% 5`) the classifier trains on: all but the held-out one.
@@ -29,7 +29,9 @@ pub const CALIBRATION_FOLDS: usize = 5;
 pub const TEST_FOLD: usize = 4;
 
 /// Default [`ClassifierConfig::init_scale`].
-pub const INIT_SCALE: f64 = 1.0;
+pub const INIT_SCALE: f64 = 0.1;
+/// Every [`Shape`]: the default [`ClassifierConfig::shapes`].
+pub const ALL_SHAPES: u8 = (1 << Shape::ALL.len()) - 1;
 
 /// Hyperparameters of [`train`].
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +56,10 @@ pub struct ClassifierConfig {
     pub init_scale: f64,
     /// Weight positives by `negatives / positives` per category.
     pub class_weighting: bool,
+    /// Shapes ([`Shape`] bits) whose presence the MLP reads beside the mean embedding.
+    pub shapes: u8,
+    /// How calibration picks each category's threshold.
+    pub threshold_rule: ThresholdRule,
     /// Seed of initialisation and shuffling.
     pub seed: u64,
 }
@@ -70,6 +76,8 @@ impl Default for ClassifierConfig {
             weight_decay: 1e-5,
             init_scale: INIT_SCALE,
             class_weighting: true,
+            shapes: ALL_SHAPES,
+            threshold_rule: ThresholdRule::BestF1,
             seed: 0,
         }
     }
@@ -86,6 +94,9 @@ pub struct ModerationModel {
     pub bucket_bits: u8,
     /// Length of an embedding vector.
     pub embedding_dim: usize,
+    /// Shapes ([`Shape`] bits) whose presence (0 or 1, in bit order) follows the mean
+    /// embedding in the MLP's input.
+    pub shapes: u8,
     /// `2^bucket_bits` rows of `embedding_dim` values, row-major.
     pub embedding: Vec<f32>,
     /// The MLP after the bag: ReLU hidden layers, then one logit per category (identity).
@@ -105,9 +116,43 @@ pub fn features(bucket_bits: u8, text: &str) -> Vec<u32> {
     out
 }
 
-/// A message's features as distinct buckets with weights `count / total` (the mean's weights).
-fn bag(bucket_bits: u8, text: &str) -> Vec<(u32, f64)> {
-    let mut f = features(bucket_bits, text);
+/// A message's features and the shapes ([`Shape`] bits) among them.
+pub fn features_and_shapes(bucket_bits: u8, text: &str) -> (Vec<u32>, u8) {
+    struct Collect(Vec<u32>, u8);
+    impl FeatureSink for Collect {
+        fn feature(&mut self, bucket: u32) {
+            self.0.push(bucket);
+        }
+        fn shape(&mut self, shape: Shape) {
+            self.1 |= shape.bit();
+        }
+    }
+    let mut out = Collect(Vec::new(), 0);
+    if let Ok(mut f) = Featurizer::new(bucket_bits) {
+        f.featurize(text.as_bytes(), &mut out);
+    }
+    (out.0, out.1)
+}
+
+/// The presence (0 or 1) of each shape of the mask `selected` in `found`, in bit order.
+pub fn shape_inputs(selected: u8, found: u8) -> impl Iterator<Item = f64> {
+    Shape::ALL
+        .into_iter()
+        .filter(move |s| selected & s.bit() != 0)
+        .map(move |s| f64::from(u8::from(found & s.bit() != 0)))
+}
+
+/// One message as the model reads it: distinct buckets with weights `count / total` (the
+/// mean's weights) and the shapes found.
+#[derive(Debug, Clone)]
+struct Bag {
+    weights: Vec<(u32, f64)>,
+    shapes: u8,
+}
+
+/// A message's [`Bag`].
+fn bag(bucket_bits: u8, text: &str) -> Bag {
+    let (mut f, shapes) = features_and_shapes(bucket_bits, text);
     let total = f.len() as f64;
     f.sort_unstable();
     let mut out: Vec<(u32, f64)> = Vec::new();
@@ -120,25 +165,37 @@ fn bag(bucket_bits: u8, text: &str) -> Vec<(u32, f64)> {
     for (_, w) in &mut out {
         *w /= total;
     }
-    out
+    Bag {
+        weights: out,
+        shapes,
+    }
 }
 
-/// `out[r] = Σ_j w_rj · E[b_rj]`: the mean embedding of each message of a batch.
+/// `out[r] = [Σ_j w_rj · E[b_rj], shapes_r]`: the mean embedding of each message of a batch,
+/// followed by the presence of the selected shapes (constants, no gradient).
 #[derive(Debug)]
 struct EmbeddingBag {
-    bags: Vec<Vec<(u32, f64)>>,
+    bags: Vec<Bag>,
+    shapes: u8,
 }
 
 impl EmbeddingBag {
     fn forward(&self, embedding: &Matrix) -> Matrix {
         let d = embedding.cols;
-        let mut out = Matrix::zeros(self.bags.len(), d);
+        let width = d + self.shapes.count_ones() as usize;
+        let mut out = Matrix::zeros(self.bags.len(), width);
         for (r, bag) in self.bags.iter().enumerate() {
-            let row = &mut out.data[r * d..(r + 1) * d];
-            for &(b, w) in bag {
+            let row = &mut out.data[r * width..(r + 1) * width];
+            for &(b, w) in &bag.weights {
                 for (o, &e) in row.iter_mut().zip(embedding.row(b as usize)) {
                     *o += w * e;
                 }
+            }
+            for (o, v) in row[d..]
+                .iter_mut()
+                .zip(shape_inputs(self.shapes, bag.shapes))
+            {
+                *o = v;
             }
         }
         out
@@ -151,8 +208,8 @@ impl Function for EmbeddingBag {
         let d = embedding.cols;
         let mut g = Matrix::zeros(embedding.rows, d);
         for (r, bag) in self.bags.iter().enumerate() {
-            let upstream = grad.row(r);
-            for &(b, w) in bag {
+            let upstream = &grad.row(r)[..d];
+            for &(b, w) in &bag.weights {
                 let start = b as usize * d;
                 for (o, &u) in g.data[start..start + d].iter_mut().zip(upstream) {
                     *o += w * u;
@@ -239,12 +296,7 @@ impl CategoryScores {
 
     /// Harmonic mean of precision and recall (0 when both are 0).
     pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
+        f1(self.precision(), self.recall())
     }
 
     /// Messages truly in the category.
@@ -293,10 +345,50 @@ pub const BOOTSTRAP_REPLICATES: usize = 400;
 /// One-sided confidence of [`calibrate`]'s precision bound.
 pub const BOUND_CONFIDENCE: f64 = 0.9;
 
-/// The threshold with the highest recall whose precision on (`scores`, `labels`) reaches
-/// `target`, and among those the highest precision; when none reaches `target`, the one with
-/// the best precision (ties to the most recall). Thresholds sit halfway between consecutive
-/// distinct scores, so that the calibration set's decisions are not on a knife edge.
+/// How [`calibrate`] picks among the thresholds whose calibration precision reaches the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThresholdRule {
+    /// The highest recall (then the highest precision). The literal reading of a target
+    /// precision, but it stops exactly where precision falls to the target, so new data, which
+    /// scores a little worse than the data the threshold was picked on, lands below the target
+    /// about half the time.
+    MostRecall,
+    /// The highest F1: recall is not bought with precision the calibration scores show to be
+    /// expensive, so precision usually ends above the target, with a margin where it costs
+    /// little recall.
+    #[default]
+    BestF1,
+}
+
+impl ThresholdRule {
+    /// The rule's name on the command line and in a model's metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            ThresholdRule::MostRecall => "recall",
+            ThresholdRule::BestF1 => "f1",
+        }
+    }
+
+    /// The rule called `name` ([`ThresholdRule::name`]).
+    pub fn parse(name: &str) -> Option<ThresholdRule> {
+        [ThresholdRule::MostRecall, ThresholdRule::BestF1]
+            .into_iter()
+            .find(|r| r.name() == name)
+    }
+}
+
+fn f1(precision: f64, recall: f64) -> f64 {
+    if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    }
+}
+
+/// Among the thresholds whose precision on (`scores`, `labels`) reaches `target`, the one
+/// `rule` prefers; when none reaches `target`, the one with the best precision (ties to the
+/// most recall). Thresholds sit halfway between consecutive distinct scores, so that the
+/// calibration set's decisions are not on a knife edge.
 ///
 /// With the threshold comes a lower confidence bound on its precision, to report how sure the
 /// figure is. Errors come in clusters: every message written from one template (or taken from
@@ -313,6 +405,7 @@ pub fn calibrate(
     labels: &[bool],
     groups: &[usize],
     target: f64,
+    rule: ThresholdRule,
     seed: u64,
 ) -> Calibration {
     let n = scores.len().min(labels.len()).min(groups.len());
@@ -378,7 +471,11 @@ pub fn calibrate(
         let bound = quantile(&mut bounds_at[c]);
         // Recall only grows with the cut: the first cut reaching a new recall has the best
         // precision for it.
-        if precision >= target && best.is_none_or(|(_, _, _, r)| recall > r) {
+        let better = |(_, best_p, _, best_r): (usize, f64, f64, f64)| match rule {
+            ThresholdRule::MostRecall => recall > best_r,
+            ThresholdRule::BestF1 => f1(precision, recall) > f1(best_p, best_r),
+        };
+        if precision >= target && best.is_none_or(better) {
             best = Some((cut, precision, bound, recall));
         }
         if fallback.is_none_or(|(_, p, _, _)| precision >= p) {
@@ -412,15 +509,7 @@ pub fn calibrate(
 impl ModerationModel {
     /// Category probabilities of one message.
     pub fn probabilities(&self, text: &str) -> Vec<f32> {
-        let d = self.embedding_dim;
-        let mut x = vec![0.0f64; d];
-        for (b, w) in bag(self.bucket_bits, text) {
-            let row = &self.embedding[b as usize * d..(b as usize + 1) * d];
-            for (xi, &e) in x.iter_mut().zip(row) {
-                *xi += w * f64::from(e);
-            }
-        }
-        let x: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let x = self.bag_vector(text);
         let logits = self.layers.iter().fold(x, |h, l| l.forward(&h));
         logits
             .iter()
@@ -428,16 +517,19 @@ impl ModerationModel {
             .collect()
     }
 
-    /// The mean embedding of a message: the MLP's input (what the device quantises).
+    /// The MLP's input for a message (what the device quantises): the mean embedding, then
+    /// the presence of each of the model's [`ModerationModel::shapes`].
     pub fn bag_vector(&self, text: &str) -> Vec<f32> {
         let d = self.embedding_dim;
+        let bag = bag(self.bucket_bits, text);
         let mut x = vec![0.0f64; d];
-        for (b, w) in bag(self.bucket_bits, text) {
+        for (b, w) in bag.weights {
             let row = &self.embedding[b as usize * d..(b as usize + 1) * d];
             for (xi, &e) in x.iter_mut().zip(row) {
                 *xi += w * f64::from(e);
             }
         }
+        x.extend(shape_inputs(self.shapes, bag.shapes));
         x.iter().map(|&v| v as f32).collect()
     }
 
@@ -525,7 +617,7 @@ fn group_indices(messages: &Messages, rows: &[usize]) -> Vec<usize> {
 /// Embeddings and MLP layers fitted to `rows` of `messages`.
 fn fit(
     messages: &Messages,
-    bags: &[Vec<(u32, f64)>],
+    bags: &[Bag],
     rows: &[usize],
     cfg: &ClassifierConfig,
     on_epoch: &mut dyn FnMut(&EpochReport),
@@ -553,7 +645,8 @@ fn fit(
             .map(|_| cfg.init_scale * rng.normal())
             .collect(),
     );
-    let mut mlp = Mlp::new(d, &cfg.hidden, categories, Activation::Relu, &mut rng);
+    let inputs = d + cfg.shapes.count_ones() as usize;
+    let mut mlp = Mlp::new(inputs, &cfg.hidden, categories, Activation::Relu, &mut rng);
     let mut optimizer = Adam::new(cfg.learning_rate);
     let mut order = rows.to_vec();
     let mut last_loss = f64::NAN;
@@ -565,6 +658,7 @@ fn fit(
             let e = tape.leaf(embedding.clone());
             let function = EmbeddingBag {
                 bags: batch.iter().map(|&i| bags[i].clone()).collect(),
+                shapes: cfg.shapes,
             };
             let value = function.forward(tape.value(e));
             let x = tape.record(&[e], value, function);
@@ -690,7 +784,7 @@ pub fn train(
         ));
     }
     let categories = policy.categories.len();
-    let bags: Vec<Vec<(u32, f64)>> = messages
+    let bags: Vec<Bag> = messages
         .texts
         .iter()
         .map(|t| bag(cfg.bucket_bits, t))
@@ -700,6 +794,7 @@ pub fn train(
         policy_text: policy_text.to_string(),
         bucket_bits: cfg.bucket_bits,
         embedding_dim: cfg.embedding_dim,
+        shapes: cfg.shapes,
         embedding: Vec::new(),
         layers: Vec::new(),
         thresholds: vec![0.5; categories],
@@ -737,6 +832,7 @@ pub fn train(
                 &labels,
                 &groups,
                 category.target_precision,
+                cfg.threshold_rule,
                 cfg.seed,
             )
         })
@@ -761,6 +857,7 @@ pub fn train(
         ("weight_decay", cfg.weight_decay.to_string()),
         ("init_scale", cfg.init_scale.to_string()),
         ("class_weighting", cfg.class_weighting.to_string()),
+        ("threshold_rule", cfg.threshold_rule.name().into()),
         ("seed", cfg.seed.to_string()),
         ("final_loss", last_loss.to_string()),
         ("data_fingerprint", messages.fingerprint()),
@@ -806,7 +903,51 @@ mod tests {
         let w = Matrix::new(2, 3, (0..6).map(|_| rng.normal()).collect());
         check_gradients(&[e, w], |t, v| {
             let f = EmbeddingBag {
-                bags: vec![vec![(0, 0.5), (4, 0.5)], vec![(4, 0.25), (5, 0.75)]],
+                bags: vec![
+                    Bag {
+                        weights: vec![(0, 0.5), (4, 0.5)],
+                        shapes: 0,
+                    },
+                    Bag {
+                        weights: vec![(4, 0.25), (5, 0.75)],
+                        shapes: 0,
+                    },
+                ],
+                shapes: 0,
+            };
+            let value = f.forward(t.value(v[0]));
+            let x = t.record(&[v[0]], value, f);
+            let y = t.mul(x, v[1]);
+            t.sum(y)
+        });
+    }
+
+    /// The selected shapes follow the mean as constant 0/1 columns and take no gradient.
+    #[test]
+    fn embedding_bag_appends_shapes() {
+        let mut rng = Rng::new(4);
+        let e = Matrix::new(6, 3, (0..18).map(|_| rng.normal()).collect());
+        let bag = |weights: Vec<(u32, f64)>, shapes: u8| Bag { weights, shapes };
+        let f = EmbeddingBag {
+            bags: vec![
+                bag(vec![(1, 1.0)], Shape::Email.bit() | Shape::Caps.bit()),
+                bag(vec![(2, 1.0)], Shape::Phone.bit()),
+            ],
+            shapes: Shape::Email.bit() | Shape::Phone.bit(),
+        };
+        let out = f.forward(&e);
+        assert_eq!((out.rows, out.cols), (2, 5));
+        assert_eq!(&out.row(0)[..3], e.row(1));
+        assert_eq!(&out.row(0)[3..], &[1.0, 0.0]);
+        assert_eq!(&out.row(1)[3..], &[0.0, 1.0]);
+        let w = Matrix::new(2, 5, (0..10).map(|_| rng.normal()).collect());
+        check_gradients(&[e, w], |t, v| {
+            let f = EmbeddingBag {
+                bags: vec![
+                    bag(vec![(0, 0.5), (4, 0.5)], Shape::Bang.bit()),
+                    bag(vec![(4, 0.25), (5, 0.75)], 0),
+                ],
+                shapes: Shape::Bang.bit() | Shape::Phone.bit(),
             };
             let value = f.forward(t.value(v[0]));
             let x = t.record(&[v[0]], value, f);
@@ -841,17 +982,51 @@ mod tests {
         let scores = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3];
         let labels = [true, true, true, true, false, false, false, false];
         let own: Vec<usize> = (0..8).collect();
-        let c = calibrate(&scores, &labels, &own, 0.9, 0);
+        let c = calibrate(&scores, &labels, &own, 0.9, ThresholdRule::MostRecall, 0);
         assert!(c.reached, "{c:?}");
         assert!((c.threshold - 0.65).abs() < 1e-6, "{c:?}");
         assert_eq!((c.precision, c.precision_bound, c.recall), (1.0, 1.0, 1.0));
         // Unreachable: the best bound (ties to the most recall), flagged.
-        let c = calibrate(&[0.9, 0.8], &[false, true], &[0, 1], 1.0, 0);
+        let c = calibrate(
+            &[0.9, 0.8],
+            &[false, true],
+            &[0, 1],
+            1.0,
+            ThresholdRule::MostRecall,
+            0,
+        );
         assert!(!c.reached, "{c:?}");
         assert_eq!((c.precision, c.recall), (0.5, 1.0));
-        let c = calibrate(&[0.9, 0.9], &[false, true], &[0, 1], 0.9, 0);
+        let c = calibrate(
+            &[0.9, 0.9],
+            &[false, true],
+            &[0, 1],
+            0.9,
+            ThresholdRule::MostRecall,
+            0,
+        );
         assert!(!c.reached);
         assert_eq!(c.precision, 0.5);
+    }
+
+    /// Nine positives, two negatives, one positive: with a target of 0.8 the last positive is
+    /// worth taking for recall (precision 10/12) but not for F1 (0.909 against 0.947).
+    #[test]
+    fn the_rules_differ_on_an_expensive_tail() {
+        let scores = [
+            0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.93, 0.92, 0.91, 0.5, 0.4, 0.3,
+        ];
+        let labels: Vec<bool> = (0..12).map(|i| !(9..11).contains(&i)).collect();
+        let own: Vec<usize> = (0..12).collect();
+        let recall = calibrate(&scores, &labels, &own, 0.8, ThresholdRule::MostRecall, 0);
+        assert_eq!((recall.recall, recall.precision), (1.0, 10.0 / 12.0));
+        assert!((recall.threshold - 0.15).abs() < 1e-6, "{recall:?}");
+        let f1 = calibrate(&scores, &labels, &own, 0.8, ThresholdRule::BestF1, 0);
+        assert_eq!((f1.recall, f1.precision), (0.9, 1.0));
+        assert!((f1.threshold - 0.705).abs() < 1e-6, "{f1:?}");
+        for rule in [ThresholdRule::MostRecall, ThresholdRule::BestF1] {
+            assert_eq!(ThresholdRule::parse(rule.name()), Some(rule));
+        }
     }
 
     /// 36 positives in 18 pairs, then 4 negatives, then 4 more positives: precision 0.9 over
@@ -870,8 +1045,8 @@ mod tests {
                 _ => 19 + (i - 40) / 2,
             })
             .collect();
-        let independent = calibrate(&scores, &labels, &own, 0.85, 1);
-        let grouped = calibrate(&scores, &labels, &pairs, 0.85, 1);
+        let independent = calibrate(&scores, &labels, &own, 0.85, ThresholdRule::MostRecall, 1);
+        let grouped = calibrate(&scores, &labels, &pairs, 0.85, ThresholdRule::MostRecall, 1);
         for c in [independent, grouped] {
             assert!(c.reached, "{c:?}");
             assert_eq!(c.recall, 1.0, "{c:?}");
@@ -880,7 +1055,10 @@ mod tests {
         assert!(independent.precision_bound >= 0.85, "{independent:?}");
         assert!(grouped.precision_bound < 0.85, "{grouped:?}");
         // The same seed gives the same answer.
-        assert_eq!(calibrate(&scores, &labels, &pairs, 0.85, 1), grouped);
+        assert_eq!(
+            calibrate(&scores, &labels, &pairs, 0.85, ThresholdRule::MostRecall, 1),
+            grouped
+        );
     }
 
     #[test]
@@ -913,7 +1091,9 @@ mod tests {
             .featurize(text.as_bytes(), &mut |b| direct.push(b));
         assert_eq!(features(10, text), direct);
         let b = bag(10, text);
-        assert!((b.iter().map(|(_, w)| w).sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!((b.weights.iter().map(|(_, w)| w).sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(b.shapes, Shape::Bang.bit() | Shape::Phone.bit());
+        assert_eq!(features_and_shapes(10, text), (direct, b.shapes));
     }
 
     /// A small run on the bundled data: fits the phrasings it saw and generalises to the

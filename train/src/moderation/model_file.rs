@@ -3,7 +3,8 @@
 //! Tensors, all `F32`: `embedding` `[2^bucket_bits, embedding_dim]` (row `b` is bucket `b`'s
 //! vector), and per MLP layer `i` `layers.{i}.weight` `[output_len, input_len]` and
 //! `layers.{i}.bias` `[output_len]`. `__metadata__` (strings): `format` = `mote-moderation`,
-//! `format_version` = `1`, `bucket_bits`, `embedding_dim`, `layers`, `activations` (one name per
+//! `format_version` = `1`, `bucket_bits`, `embedding_dim`, optional `shapes` (the shapes whose
+//! presence follows the mean embedding in the MLP's input, e.g. `email,phone`), `layers`, `activations` (one name per
 //! layer, comma-separated), `thresholds` (one per category, comma-separated), `policy` (the
 //! policy file's text, verbatim), `policy_hash` (its content hash, checked on load) and
 //! `meta.{key}` provenance entries. Written deterministically (sorted keys, fixed tensor order).
@@ -14,6 +15,7 @@ use crate::checkpoint::{
     bad_metadata, read_f32_tensor, read_safetensors, write_safetensors, CheckpointError,
     DenseLayer, META_PREFIX,
 };
+use mote_runtime::text::Shape;
 use std::path::Path;
 
 /// The `format` metadata value of a moderation model file.
@@ -23,6 +25,29 @@ pub const FORMAT_VERSION: u32 = 1;
 
 fn invalid(message: impl Into<String>) -> CheckpointError {
     CheckpointError::InvalidModel(message.into())
+}
+
+/// `email,phone`: the names of the shapes of a mask, in bit order.
+pub fn shape_names(mask: u8) -> String {
+    let names: Vec<&str> = Shape::ALL
+        .iter()
+        .filter(|s| mask & s.bit() != 0)
+        .map(|s| s.name())
+        .collect();
+    names.join(",")
+}
+
+/// The mask of comma-separated shape names (each at most once); `None` for an unknown name.
+pub fn parse_shapes(names: &str) -> Option<u8> {
+    let mut mask = 0u8;
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let shape = Shape::ALL.iter().find(|s| s.name() == name)?;
+        if mask & shape.bit() != 0 {
+            return None;
+        }
+        mask |= shape.bit();
+    }
+    Some(mask)
 }
 
 impl ModerationModel {
@@ -45,7 +70,10 @@ impl ModerationModel {
         if !self.embedding.iter().all(|v| v.is_finite()) {
             return Err(invalid("the embedding table has non-finite values"));
         }
-        let mut previous = self.embedding_dim;
+        if self.shapes >> Shape::ALL.len() != 0 {
+            return Err(invalid(format!("unknown shape bits {:#x}", self.shapes)));
+        }
+        let mut previous = self.embedding_dim + self.shapes.count_ones() as usize;
         for (i, l) in self.layers.iter().enumerate() {
             if l.input_len != previous
                 || l.output_len == 0
@@ -81,6 +109,9 @@ impl ModerationModel {
         put("format_version", FORMAT_VERSION.to_string());
         put("bucket_bits", self.bucket_bits.to_string());
         put("embedding_dim", self.embedding_dim.to_string());
+        if self.shapes != 0 {
+            put("shapes", shape_names(self.shapes));
+        }
         put("layers", self.layers.len().to_string());
         let activations: Vec<&str> = self.layers.iter().map(|l| l.activation.name()).collect();
         put("activations", activations.join(","));
@@ -126,6 +157,10 @@ impl ModerationModel {
         let bucket_bits = u8::try_from(metadata.parse::<usize>("bucket_bits")?)
             .map_err(|_| bad_metadata("bucket_bits", metadata.get("bucket_bits").unwrap_or("")))?;
         let embedding_dim = metadata.parse("embedding_dim")?;
+        let shapes = match metadata.get("shapes") {
+            Ok(names) => parse_shapes(names).ok_or_else(|| bad_metadata("shapes", names))?,
+            Err(_) => 0,
+        };
         let n_layers: usize = metadata.parse("layers")?;
         if n_layers == 0 || n_layers > 64 {
             return Err(invalid(format!("{n_layers} layers")));
@@ -171,6 +206,7 @@ impl ModerationModel {
             policy_text: policy_text.to_string(),
             bucket_bits,
             embedding_dim,
+            shapes,
             embedding,
             layers,
             thresholds,
@@ -221,6 +257,7 @@ mod tests {
             policy_text: text,
             bucket_bits: 4,
             embedding_dim: 2,
+            shapes: 0,
             embedding: (0..32).map(|i| i as f32 * 0.1 - 1.0).collect(),
             layers: vec![DenseLayer {
                 input_len: 2,
@@ -244,6 +281,27 @@ mod tests {
         assert_eq!(back, m);
         assert_eq!(back.to_bytes().unwrap(), bytes);
         assert_eq!(back.probabilities("hello there").len(), 4);
+    }
+
+    #[test]
+    fn shapes_round_trip_and_widen_the_input() {
+        let mut m = tiny();
+        m.shapes = Shape::Email.bit() | Shape::Phone.bit();
+        assert!(m.to_bytes().is_err(), "the layer still takes 2 inputs");
+        m.layers[0].input_len = 4;
+        m.layers[0].weight.extend([0.5; 8]);
+        let back = ModerationModel::from_bytes(&m.to_bytes().unwrap()).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.bag_vector("mail jane.doe@example.com").len(), 4);
+        assert_eq!(
+            &back.bag_vector("mail jane.doe@example.com")[2..],
+            &[1.0, 0.0]
+        );
+        assert_eq!(shape_names(m.shapes), "email,phone");
+        assert_eq!(parse_shapes("phone, email"), Some(m.shapes));
+        assert_eq!(parse_shapes(""), Some(0));
+        assert_eq!(parse_shapes("email,email"), None);
+        assert_eq!(parse_shapes("address"), None);
     }
 
     #[test]
