@@ -26,13 +26,15 @@ with index i % 5 == 4; here those rows are written from one template in five tha
 uses (slot fillers are shared), so held-out figures measure generalisation to new phrasings,
 not recall of seen ones.
 
-`--everyday all` appends a second extension (Y_PLAN: everyday chat with a wide vocabulary in
-every class, contact channels named without details; `--everyday benign` only its clean rows).
-It is not in the bundled file: it did not reach the personal_data target and lowered
-profanity precision at two seeds of three (docs/moderation.md).
+A second extension follows (Y_PLAN, 1,850 rows, its own random stream, the same held-out rule):
+everyday chat with a wide vocabulary in every class and contact channels named without details.
+It is in the bundled file since the classifier reads shape features (email, phone, street
+address) beside its mean embedding; before that it lowered profanity precision
+(docs/moderation.md). `--everyday benign` keeps only its clean rows, `--everyday none` leaves it
+out (the 3,490 rows bundled before it).
 
 Usage: python3 data/moderation/generate.py [--out data/moderation/messages.csv] [--seed 8]
-       [--everyday all|benign]
+       [--everyday all|benign|none]
 """
 
 import argparse
@@ -495,7 +497,7 @@ EXT_PLAN = [
 ]
 
 
-# --- second extension, opt-in (--everyday): everyday chat (see docs/moderation.md) -------------
+# --- second extension (bundled; --everyday): everyday chat (see docs/moderation.md) -------------
 # Looking at held-out false alarms showed clean messages of ordinary words the training rows
 # never used (politeness, logistics) scored as personal data: personal-data rows are full of
 # words seen once (names, streets, email users), so unfamiliar text drifted towards that class.
@@ -733,8 +735,7 @@ def generate(seed, everyday=None):
     that no other row uses, so the held-out figures measure generalisation to new phrasings.
     The base plan's rows come first (as the first version of this script wrote them), then the
     extension's, each block laid out the same way; with `everyday` ("all", or "benign" for its
-    clean lists only), the everyday-chat block (Y_PLAN, not in the bundled file: see
-    docs/moderation.md) after them."""
+    clean lists only), the everyday-chat block (Y_PLAN, see docs/moderation.md) after them."""
     seen = set()
     rows = (generate_block(random.Random(seed), PLAN, seen)
             + generate_block(random.Random(seed + 1_000_003), EXT_PLAN, seen))
@@ -780,15 +781,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data/moderation/messages.csv")
     parser.add_argument("--seed", type=int, default=8)
-    parser.add_argument("--everyday", choices=["all", "benign"],
-                        help="append the everyday-chat block (all: 1,850 rows; benign: its 1,400 "
-                             "clean rows); an experiment that did not reach the personal_data "
-                             "target, see docs/moderation.md")
+    parser.add_argument("--everyday", choices=["all", "benign", "none"], default="all",
+                        help="the everyday-chat block: all of it (1,850 rows, the bundled file), "
+                             "only its 1,400 clean rows, or none (see docs/moderation.md)")
     args = parser.parse_args()
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["text"] + CATEGORIES + ["group"])
-    rows = generate(args.seed, args.everyday)
+    rows = generate(args.seed, None if args.everyday == "none" else args.everyday)
     for text, labels, group in rows:
         writer.writerow([text] + labels + [group])
     with open(args.out, "w", encoding="utf-8", newline="") as f:

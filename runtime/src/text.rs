@@ -53,6 +53,11 @@
 //!   (`555-014-2287`, `+44 7700 900123`); once per run. A word with letters or a pictograph
 //!   ends the run.
 //!
+//! A third shape, `address`, is reported to [`FeatureSink::shape`] but not hashed: a word of
+//! [`STREET_TYPES`] (`street`, `rd`, `ave`, ...) with a house number (a letterless word of one
+//! to five digits) at most one word before it (`42 Maple Street`), or a house number right after
+//! one (`Oak Ave 7`).
+//!
 //! The prefixes (`w`, `b`, `c`, `s`) keep the kinds of
 //! feature apart. Each feature string is hashed with 32-bit FNV-1a over its UTF-8 bytes
 //! (offset basis `0x811C9DC5`, prime `0x01000193`; `fnv1a32("a") = 0xE40C292C`) and mapped to
@@ -121,19 +126,32 @@ pub enum Shape {
     Email,
     /// A phone number (`"s" + "phone"`).
     Phone,
+    /// A street address: a street-type word ([`STREET_TYPES`]) at most two words after a
+    /// house number, or a house number right after one (`42 Maple Street`, `Oak Ave 7`).
+    /// Reported to [`FeatureSink::shape`] only, not hashed, so models trained before it existed
+    /// see the same features.
+    Address,
 }
 
 impl Shape {
     /// Every shape, in bit order (bit `i` of a shape mask is `ALL[i]`).
-    pub const ALL: [Shape; 4] = [Shape::Caps, Shape::Bang, Shape::Email, Shape::Phone];
+    pub const ALL: [Shape; 5] = [
+        Shape::Caps,
+        Shape::Bang,
+        Shape::Email,
+        Shape::Phone,
+        Shape::Address,
+    ];
 
-    /// The feature string hashed for the shape.
+    /// The feature string hashed for the shape ([`Shape::Address`] is not hashed; its string
+    /// only names it).
     pub const fn feature(self) -> &'static [u8] {
         match self {
             Shape::Caps => b"scaps",
             Shape::Bang => b"sbang",
             Shape::Email => b"semail",
             Shape::Phone => b"sphone",
+            Shape::Address => b"saddress",
         }
     }
 
@@ -144,6 +162,7 @@ impl Shape {
             Shape::Bang => "bang",
             Shape::Email => "email",
             Shape::Phone => "phone",
+            Shape::Address => "address",
         }
     }
 
@@ -152,6 +171,50 @@ impl Shape {
         1 << self as u8
     }
 }
+
+/// Street-type words (normalised) that make a nearby house number an address ([`Shape::Address`]):
+/// the common English street designators and their usual abbreviations.
+pub const STREET_TYPES: [&str; 29] = [
+    "street",
+    "st",
+    "road",
+    "rd",
+    "avenue",
+    "ave",
+    "av",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "close",
+    "way",
+    "court",
+    "ct",
+    "place",
+    "pl",
+    "boulevard",
+    "blvd",
+    "crescent",
+    "cres",
+    "terrace",
+    "square",
+    "sq",
+    "grove",
+    "gardens",
+    "parkway",
+    "highway",
+    "hwy",
+];
+
+/// Whether the normalised word is one of [`STREET_TYPES`].
+fn is_street_type(word: &[char]) -> bool {
+    STREET_TYPES
+        .iter()
+        .any(|t| t.len() == word.len() && t.chars().zip(word).all(|(a, &b)| a == b))
+}
+
+/// Longest house number, in digits, that [`Shape::Address`] accepts.
+const HOUSE_NUMBER_DIGITS: usize = 5;
 
 /// Where the featurizer sends what it finds.
 ///
@@ -310,6 +373,10 @@ pub struct Featurizer {
     run_digits: u8,
     /// `phone` was emitted for the current run.
     phone_done: bool,
+    /// Words ended since the last house number (a letterless word of 1 to 5 digits), and since
+    /// the last street-type word (saturating; `u8::MAX`: none yet).
+    since_number: u8,
+    since_street: u8,
 }
 
 impl Featurizer {
@@ -335,6 +402,8 @@ impl Featurizer {
             email_dot: false,
             run_digits: 0,
             phone_done: false,
+            since_number: u8::MAX,
+            since_street: u8::MAX,
         })
     }
 
@@ -368,6 +437,8 @@ impl Featurizer {
         self.email_dot = false;
         self.run_digits = 0;
         self.phone_done = false;
+        self.since_number = u8::MAX;
+        self.since_street = u8::MAX;
     }
 
     /// Features of a whole message: `push(text)` then `finish`.
@@ -544,11 +615,26 @@ impl Featurizer {
         if self.letters >= 2 && self.upper == self.letters {
             self.emit_shape(Shape::Caps, sink);
         }
+        let digits = word.iter().filter(|&&c| c == '#').count();
+        let number = !self.has_letter && digits == n && n <= HOUSE_NUMBER_DIGITS;
+        let street = self.has_letter && is_street_type(word);
+        if (street && self.since_number <= 1) || (number && self.since_street == 0) {
+            sink.shape(Shape::Address);
+        }
+        self.since_number = if number {
+            0
+        } else {
+            self.since_number.saturating_add(1)
+        };
+        self.since_street = if street {
+            0
+        } else {
+            self.since_street.saturating_add(1)
+        };
         if self.has_letter {
             self.run_digits = 0;
             self.phone_done = false;
         } else {
-            let digits = word.iter().filter(|&&c| c == '#').count();
             self.run_digits = self
                 .run_digits
                 .saturating_add(u8::try_from(digits).unwrap_or(u8::MAX));
@@ -754,6 +840,51 @@ mod tests {
         ] {
             assert_eq!(flag_count(text, "sphone"), 0, "{text}");
         }
+    }
+
+    /// The shapes `text` has, as a mask.
+    fn shapes_of(text: &str) -> u8 {
+        struct Shapes(u8);
+        impl FeatureSink for Shapes {
+            fn feature(&mut self, _: u32) {}
+            fn shape(&mut self, shape: Shape) {
+                self.0 |= shape.bit();
+            }
+        }
+        let mut sink = Shapes(0);
+        Featurizer::new(10)
+            .unwrap()
+            .featurize(text.as_bytes(), &mut sink);
+        sink.0
+    }
+
+    #[test]
+    fn street_addresses_are_shapes() {
+        for text in [
+            "He lives at 42 Maple Street, flat 3.",
+            "new place: 7 Elm Rd",
+            "42 Street",
+            "Kings Ave 12, apartment 4",
+            "at 120 HARBOUR ROAD",
+            "10 Oak Avenue",
+        ] {
+            assert_ne!(shapes_of(text) & Shape::Address.bit(), 0, "{text}");
+        }
+        for text in [
+            "The street festival starts on Saturday.",
+            "see you at the station at 8:30",
+            "42 old mill road",
+            "call 555 0142 later",
+            "the road is 123456 steps long",
+            "Maple Street",
+        ] {
+            assert_eq!(shapes_of(text) & Shape::Address.bit(), 0, "{text}");
+        }
+        // Every shape is reported, once per finding, after its hashed feature (if any).
+        assert_eq!(
+            shapes_of("CALL 555-014-2287 or x@y.z at 4 Elm St!"),
+            0b11111
+        );
     }
 
     #[test]

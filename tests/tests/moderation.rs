@@ -161,7 +161,7 @@ fn spec_edits_are_errors() {
         (manifest, layers, postcard::from_bytes(rest).unwrap());
     type Edit = fn(&mut ModerationSpec<'_>);
     let edits: [(Edit, Error); 10] = [
-        (|s| s.shapes |= 0x10, Error::BadModerationSpec),
+        (|s| s.shapes |= 0x20, Error::BadModerationSpec),
         // One shape fewer or more: the table no longer has `input.len - shapes` columns.
         (
             |s| s.shapes = Shape::Email.bit(),

@@ -54,8 +54,8 @@ pub struct TrainArgs {
     #[arg(long)]
     no_class_weighting: bool,
     /// Shapes whose presence the MLP reads beside the mean embedding, comma-separated
-    /// (caps, bang, email, phone; empty for none).
-    #[arg(long, default_value = "caps,bang,email,phone", value_parser = parse_shapes)]
+    /// (caps, bang, email, phone, address; empty for none).
+    #[arg(long, default_value = "caps,bang,email,phone,address", value_parser = parse_shapes)]
     shapes: u8,
     /// How each category's threshold is picked among those whose calibration precision
     /// reaches the policy's target: `f1` (best F1) or `recall` (most recall).
@@ -71,8 +71,9 @@ fn parse_rule(name: &str) -> std::result::Result<ThresholdRule, String> {
 }
 
 fn parse_shapes(names: &str) -> std::result::Result<u8, String> {
-    mote_train::moderation::model_file::parse_shapes(names)
-        .ok_or_else(|| format!("`{names}`: expected distinct names among caps, bang, email, phone"))
+    mote_train::moderation::model_file::parse_shapes(names).ok_or_else(|| {
+        format!("`{names}`: expected distinct names among caps, bang, email, phone, address")
+    })
 }
 
 /// Arguments of `mote eval moderation`.

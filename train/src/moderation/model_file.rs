@@ -301,7 +301,8 @@ mod tests {
         assert_eq!(parse_shapes("phone, email"), Some(m.shapes));
         assert_eq!(parse_shapes(""), Some(0));
         assert_eq!(parse_shapes("email,email"), None);
-        assert_eq!(parse_shapes("address"), None);
+        assert_eq!(parse_shapes("address"), Some(Shape::Address.bit()));
+        assert_eq!(parse_shapes("postcode"), None);
     }
 
     #[test]
