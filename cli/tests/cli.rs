@@ -670,3 +670,131 @@ fn rec_export_and_run_map_blob_ids_back_to_csv_item_ids() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("`nope` is not in the blob's item map"));
 }
+
+#[test]
+fn run_moderates_messages_with_the_blobs_thresholds() {
+    use mote_runtime::moderation::{Action, Moderation};
+    use mote_train::moderation::messages::{csv_field, read_texts};
+    let dir = scratch("moderation_run");
+    let model = dir.join("m.safetensors");
+    ok(&[
+        "train",
+        "moderation",
+        "--policy",
+        s(&repo().join("data/moderation/policy.toml")),
+        "--data",
+        s(&repo().join("data/moderation/messages.csv")),
+        "--out",
+        s(&model),
+        "--epochs",
+        "5",
+    ]);
+    let blob_path = dir.join("m.mote");
+    let blob = std::fs::read(&blob_path).unwrap();
+    let moderation = Moderation::parse(&blob).unwrap();
+    let categories = &moderation.spec().categories;
+
+    // Past the device's feature limit (MAX_FEATURES) the runtime stops counting.
+    let long = "spam offer ".repeat(30_000);
+    let messages = [
+        "Call me at 555-014-2287 after six.",
+        "See you at the meeting tomorrow.",
+        "He said \"hi\", then left",
+        long.as_str(),
+    ];
+    let mut input = String::from("id,text,note\n");
+    for (i, m) in messages.iter().enumerate() {
+        input.push_str(&format!("{i},{},x\n", csv_field(m)));
+    }
+    let input_path = dir.join("texts.csv");
+    std::fs::write(&input_path, input).unwrap();
+    let stdout = ok(&["run", s(&blob_path), "--input", s(&input_path)]);
+    let output_path = dir.join("out.csv");
+    ok(&[
+        "run",
+        s(&blob_path),
+        "--input",
+        s(&input_path),
+        "--output",
+        s(&output_path),
+    ]);
+    assert_eq!(std::fs::read_to_string(&output_path).unwrap(), stdout);
+
+    let mut lines = stdout.lines();
+    let mut header = vec!["text".to_string()];
+    for c in categories {
+        header.push(c.name.to_string());
+        header.push(format!("{}_hit", c.name));
+    }
+    header.push("action".into());
+    assert_eq!(lines.next().unwrap(), header.join(","));
+    // The text column reads back as the messages: properly quoted.
+    assert_eq!(read_texts(&output_path).unwrap(), messages);
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), messages.len(), "{stdout}");
+    for (row, message) in rows.iter().zip(messages) {
+        // Fields after the text hold no comma: split them off from the right.
+        let mut fields: Vec<&str> = row.rsplitn(2 * categories.len() + 2, ',').collect();
+        fields.reverse();
+        assert_eq!(fields[0], csv_field(message));
+        let mut action = Action::Allow;
+        for (c, category) in categories.iter().enumerate() {
+            let p: f32 = fields[1 + 2 * c].parse().unwrap();
+            assert!((0.0..=1.0).contains(&p), "{row}");
+            assert_eq!(fields[1 + 2 * c].split('.').nth(1).unwrap().len(), 4);
+            let q = (p * 256.0 - 128.0).round() as i16;
+            let hit = i16::from(q >= category.threshold);
+            assert_eq!(
+                fields[2 + 2 * c],
+                hit.to_string(),
+                "{} in {row}",
+                category.name
+            );
+            if hit == 1 {
+                action = action.max(category.action);
+            }
+        }
+        let expected = match action {
+            Action::Allow => "allow",
+            Action::Flag => "flag",
+            Action::Block => "block",
+        };
+        assert_eq!(fields[fields.len() - 1], expected, "{row}");
+    }
+    // The model learnt the policy: the phone number is personal data, the meeting is fine.
+    let personal = categories
+        .iter()
+        .position(|c| c.name == "personal_data")
+        .unwrap();
+    let phone: Vec<&str> = rows[0].rsplit(',').collect();
+    let hit_column = 2 * (categories.len() - personal) - 1;
+    assert_eq!(phone[hit_column], "1", "{}", rows[0]);
+    assert!(rows[1].ends_with(",allow"), "{}", rows[1]);
+
+    let fails = |input: &Path, extra: &[&str]| {
+        let mut args = vec!["run", s(&blob_path), "--input", s(input)];
+        args.extend_from_slice(extra);
+        let out = mote(&args);
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = fails(&input_path, &["--quantized"]);
+    assert!(
+        stderr.contains("--quantized") && stderr.contains("moderation"),
+        "{stderr}"
+    );
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let stderr = fails(&empty, &[]);
+    assert!(
+        stderr.contains("empty.csv") && stderr.contains("empty"),
+        "{stderr}"
+    );
+    let no_text = dir.join("no_text.csv");
+    std::fs::write(&no_text, "id,message\n1,hello\n").unwrap();
+    let stderr = fails(&no_text, &[]);
+    assert!(
+        stderr.contains("no text column") && stderr.contains("columns: id, message"),
+        "{stderr}"
+    );
+}

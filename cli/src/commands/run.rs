@@ -1,22 +1,27 @@
 //! `mote run`: run a blob on CSV rows through the runtime (MLP outputs, a GP's predictive
-//! mean and standard deviation per output, or a recommender's top 10 items per history).
+//! mean and standard deviation per output, a recommender's top 10 items per history, or a
+//! moderation blob's per-category probabilities, hits and action per message).
 
 use super::{read_file, Result};
 use crate::table::{read_rows, write_rows};
 use mote_exporter::evaluate::Runner;
+use mote_runtime::moderation::{Action, Moderation};
+use mote_train::moderation::messages::{csv_field, read_texts};
 use std::path::PathBuf;
 
 /// Arguments of `mote run`.
 #[derive(clap::Args)]
+#[command(after_help = MODERATION_HELP)]
 pub struct Args {
     /// The .mote blob.
     blob: PathBuf,
     /// CSV of input rows: real-valued features, or raw int8 values with --quantized. A CSV
     /// with the target as an extra last column (as `data/*.csv`) is accepted for GP blobs.
+    /// For a moderation blob: CSV or JSONL with a `text` (or `comment_text`) column.
     #[arg(long)]
     input: PathBuf,
-    /// Where to write the output rows as CSV (required for MLP blobs; GP blobs print to
-    /// standard output without it).
+    /// Where to write the output rows as CSV (required for MLP blobs; GP, recommender and
+    /// moderation blobs print to standard output without it).
     #[arg(long)]
     output: Option<PathBuf>,
     /// Rows are raw int8 values in and out, for byte-for-byte comparison with other runtimes.
@@ -28,6 +33,16 @@ pub struct Args {
     #[arg(long)]
     items: Option<PathBuf>,
 }
+
+/// How `mote run` treats a moderation blob (shown after the options in `--help`).
+const MODERATION_HELP: &str = "\
+Moderation blobs (from `mote train moderation`): every message of --input goes through the
+device's code (featurizer, embedding bag, int8 MLP, thresholds; text past the device's feature
+limit is ignored). Output CSV, one row per message:
+  text,<category>,<category>_hit,...,action
+where <category> is the probability (q + 128) / 256 of the category's int8 score q (4
+decimals), <category>_hit is 1 when q reaches the blob's threshold, and action is the
+strictest action (allow, flag or block) among the hit categories.";
 
 /// Where `mote rec export --blob BLOB` writes the blob's item map: `BLOB.items.csv`.
 pub fn item_map_path(blob: &std::path::Path) -> PathBuf {
@@ -132,6 +147,70 @@ fn run_recommender(rec: &mote_runtime::Recommender<'_>, args: &Args) -> Result {
     Ok(())
 }
 
+/// The name `mote run` prints for an action.
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Allow => "allow",
+        Action::Flag => "flag",
+        Action::Block => "block",
+    }
+}
+
+/// The probability an int8 moderation score stands for: `(q + 128) / 256`.
+fn score_probability(q: i8) -> f32 {
+    (f32::from(q) + 128.0) / 256.0
+}
+
+/// The output header of a moderation run: `text`, each category's probability then its hit,
+/// `action`.
+fn moderation_header(moderation: &Moderation<'_>) -> String {
+    let mut header = String::from("text");
+    for c in &moderation.spec().categories {
+        header.push_str(&format!(",{0},{0}_hit", csv_field(c.name)));
+    }
+    header.push_str(",action\n");
+    header
+}
+
+/// Moderates every message of `--input` with the device's code path and writes one CSV row per
+/// message (see [`MODERATION_HELP`]).
+fn run_moderation(moderation: &Moderation<'_>, args: &Args) -> Result {
+    if args.quantized {
+        return Err(
+            "--quantized applies to int8 MLP blobs, not moderation blobs (their input is text)"
+                .into(),
+        );
+    }
+    let texts = read_texts(&args.input).map_err(|e| match e {
+        mote_train::moderation::MessagesError::Io { .. } => e.to_string(),
+        _ => format!("{}: {e}", args.input.display()),
+    })?;
+    let mut arena = vec![0u8; moderation.arena_len()];
+    let mut scores = vec![0i8; moderation.categories()];
+    let mut text = moderation_header(moderation);
+    for (i, message) in texts.iter().enumerate() {
+        let verdict = moderation
+            .moderate(message.as_bytes(), &mut arena, &mut scores)
+            .map_err(|e| format!("{}: message {}: {e}", args.input.display(), i + 1))?;
+        text.push_str(&csv_field(message));
+        for (c, &q) in scores.iter().enumerate() {
+            let hit = u8::from(verdict.in_category(c));
+            text.push_str(&format!(",{:.4},{hit}", score_probability(q)));
+        }
+        text.push(',');
+        text.push_str(action_name(verdict.action));
+        text.push('\n');
+    }
+    match &args.output {
+        Some(path) => {
+            super::write_file(path, text.as_bytes())?;
+            eprintln!("moderated {} messages -> {}", texts.len(), path.display());
+        }
+        None => out!("{text}"),
+    }
+    Ok(())
+}
+
 /// Runs every input row and writes one output row per input row.
 pub fn run(args: Args) -> Result {
     let blob = read_file(&args.blob)?;
@@ -140,6 +219,9 @@ pub fn run(args: Args) -> Result {
     }
     if let Ok(rec) = mote_runtime::Recommender::parse(&blob) {
         return run_recommender(&rec, &args);
+    }
+    if let Ok(moderation) = Moderation::parse(&blob) {
+        return run_moderation(&moderation, &args);
     }
     let output = args
         .output
@@ -236,4 +318,26 @@ fn run_gp(gp: &mote_runtime::GpModel<'_>, args: &Args) -> Result {
         None => out!("{text}"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int8_scores_map_onto_probabilities_in_steps_of_1_256() {
+        assert_eq!(score_probability(-128), 0.0);
+        assert_eq!(score_probability(0), 0.5);
+        assert_eq!(score_probability(127), 255.0 / 256.0);
+        assert_eq!(format!("{:.4}", score_probability(-127)), "0.0039");
+    }
+
+    #[test]
+    fn actions_print_in_lower_case() {
+        let names: Vec<&str> = [Action::Allow, Action::Flag, Action::Block]
+            .into_iter()
+            .map(action_name)
+            .collect();
+        assert_eq!(names, ["allow", "flag", "block"]);
+    }
 }
