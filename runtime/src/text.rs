@@ -56,7 +56,8 @@
 //! A third shape, `address`, is reported to [`FeatureSink::shape`] but not hashed: a word of
 //! [`STREET_TYPES`] (`street`, `rd`, `ave`, ...) with a house number (a letterless word of one
 //! to five digits) at most one word before it (`42 Maple Street`), or a house number right after
-//! one (`Oak Ave 7`).
+//! one (`Oak Ave 7`). Words are matched by their unigram hash (32 bits; a chance match is
+//! `29 / 2^32` per word).
 //!
 //! The prefixes (`w`, `b`, `c`, `s`) keep the kinds of
 //! feature apart. Each feature string is hashed with 32-bit FNV-1a over its UTF-8 bytes
@@ -206,11 +207,21 @@ pub const STREET_TYPES: [&str; 29] = [
     "hwy",
 ];
 
-/// Whether the normalised word is one of [`STREET_TYPES`].
-fn is_street_type(word: &[char]) -> bool {
-    STREET_TYPES
-        .iter()
-        .any(|t| t.len() == word.len() && t.chars().zip(word).all(|(a, &b)| a == b))
+/// The unigram hashes (`fnv1a32("w" + t)`) of [`STREET_TYPES`]: a word is compared by its
+/// unigram hash, which the featurizer computes anyway, and only next to a house number.
+const STREET_TYPE_HASHES: [u32; STREET_TYPES.len()] = {
+    let mut out = [0u32; STREET_TYPES.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = fnv1a32_continue(fnv1a32(b"w"), STREET_TYPES[i].as_bytes());
+        i += 1;
+    }
+    out
+};
+
+/// Whether a word's unigram hash is that of a [`STREET_TYPES`] word.
+fn is_street_type(unigram: u32) -> bool {
+    STREET_TYPE_HASHES.contains(&unigram)
 }
 
 /// Longest house number, in digits, that [`Shape::Address`] accepts.
@@ -373,10 +384,11 @@ pub struct Featurizer {
     run_digits: u8,
     /// `phone` was emitted for the current run.
     phone_done: bool,
-    /// Words ended since the last house number (a letterless word of 1 to 5 digits), and since
-    /// the last street-type word (saturating; `u8::MAX`: none yet).
+    /// Words ended since the last house number (a letterless word of 1 to 5 digits;
+    /// saturating, `u8::MAX`: none yet).
     since_number: u8,
-    since_street: u8,
+    /// The unigram hash of the last word, when it had letters.
+    last_unigram: Option<u32>,
 }
 
 impl Featurizer {
@@ -403,7 +415,7 @@ impl Featurizer {
             run_digits: 0,
             phone_done: false,
             since_number: u8::MAX,
-            since_street: u8::MAX,
+            last_unigram: None,
         })
     }
 
@@ -438,7 +450,7 @@ impl Featurizer {
         self.run_digits = 0;
         self.phone_done = false;
         self.since_number = u8::MAX;
-        self.since_street = u8::MAX;
+        self.last_unigram = None;
     }
 
     /// Features of a whole message: `push(text)` then `finish`.
@@ -617,8 +629,13 @@ impl Featurizer {
         }
         let digits = word.iter().filter(|&&c| c == '#').count();
         let number = !self.has_letter && digits == n && n <= HOUSE_NUMBER_DIGITS;
-        let street = self.has_letter && is_street_type(word);
-        if (street && self.since_number <= 1) || (number && self.since_street == 0) {
+        // Street type after a house number (`42 Maple Street`), or before one (`Oak Ave 7`).
+        let address = if self.has_letter {
+            self.since_number <= 1 && is_street_type(unigram)
+        } else {
+            number && self.last_unigram.is_some_and(is_street_type)
+        };
+        if address {
             sink.shape(Shape::Address);
         }
         self.since_number = if number {
@@ -626,11 +643,7 @@ impl Featurizer {
         } else {
             self.since_number.saturating_add(1)
         };
-        self.since_street = if street {
-            0
-        } else {
-            self.since_street.saturating_add(1)
-        };
+        self.last_unigram = self.has_letter.then_some(unigram);
         if self.has_letter {
             self.run_digits = 0;
             self.phone_done = false;
