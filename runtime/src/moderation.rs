@@ -365,8 +365,7 @@ impl Bag {
                 0.0
             };
         }
-        let selected = Shape::ALL.iter().filter(|s| shapes & s.bit() != 0);
-        for (x, shape) in flags.iter_mut().zip(selected) {
+        for (x, shape) in flags.iter_mut().zip(Shape::in_mask(shapes)) {
             *x = if state.shapes & shape.bit() != 0 {
                 1.0
             } else {

@@ -156,6 +156,11 @@ impl Shape {
         }
     }
 
+    /// The shapes whose bits are set in `mask`, in bit order.
+    pub fn in_mask(mask: u8) -> impl Iterator<Item = Shape> {
+        Shape::ALL.into_iter().filter(move |s| mask & s.bit() != 0)
+    }
+
     /// The shape's name (the feature string without its `s` prefix).
     pub fn name(self) -> &'static str {
         match self {

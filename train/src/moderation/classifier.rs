@@ -109,11 +109,7 @@ pub struct ModerationModel {
 
 /// The features of one message, as the device computes them.
 pub fn features(bucket_bits: u8, text: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    if let Ok(mut f) = Featurizer::new(bucket_bits) {
-        f.featurize(text.as_bytes(), &mut |b| out.push(b));
-    }
-    out
+    features_and_shapes(bucket_bits, text).0
 }
 
 /// A message's features and the shapes ([`Shape`] bits) among them.
@@ -136,10 +132,7 @@ pub fn features_and_shapes(bucket_bits: u8, text: &str) -> (Vec<u32>, u8) {
 
 /// The presence (0 or 1) of each shape of the mask `selected` in `found`, in bit order.
 pub fn shape_inputs(selected: u8, found: u8) -> impl Iterator<Item = f64> {
-    Shape::ALL
-        .into_iter()
-        .filter(move |s| selected & s.bit() != 0)
-        .map(move |s| f64::from(u8::from(found & s.bit() != 0)))
+    Shape::in_mask(selected).map(move |s| f64::from(u8::from(found & s.bit() != 0)))
 }
 
 /// One message as the model reads it: distinct buckets with weights `count / total` (the

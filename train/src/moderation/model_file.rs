@@ -29,11 +29,7 @@ fn invalid(message: impl Into<String>) -> CheckpointError {
 
 /// `email,phone`: the names of the shapes of a mask, in bit order.
 pub fn shape_names(mask: u8) -> String {
-    let names: Vec<&str> = Shape::ALL
-        .iter()
-        .filter(|s| mask & s.bit() != 0)
-        .map(|s| s.name())
-        .collect();
+    let names: Vec<&str> = Shape::in_mask(mask).map(Shape::name).collect();
     names.join(",")
 }
 
