@@ -412,6 +412,79 @@ fn friedman_gp_with_a_linear_mean_through_the_cli() {
     );
 }
 
+/// `--restarts 1` (the default) writes exactly the committed Friedman #1 fixture, byte for
+/// byte; seed 1 of the recipe collapses to the linear mean and the warning points at
+/// `--restarts`; `--restarts 2` prints one line per restart and the kept one, which the file
+/// records; `--restarts 0` is refused.
+#[test]
+fn gp_restarts_through_the_cli() {
+    let dir = scratch("gp_restarts");
+    let recipe = [
+        "train",
+        "gp",
+        "--data",
+        "friedman1",
+        "--mean",
+        "linear",
+        "--lengthscale-init",
+        "3",
+        "--inducing",
+        "16",
+        "--jitter",
+        "3e-3",
+    ];
+    let out = dir.join("f.gp.json");
+    ok(&[&recipe[..], &["--restarts", "1", "--out", s(&out)]].concat());
+    let fixture = repo().join("tests/fixtures/gp/friedman1_sgpr.gp.json");
+    assert!(
+        std::fs::read(&out).unwrap() == std::fs::read(&fixture).unwrap(),
+        "{} differs from the fixture",
+        out.display()
+    );
+    let collapsed = ok(&[&recipe[..], &["--seed", "1", "--out", s(&out)]].concat());
+    assert!(
+        collapsed.contains("variance collapsed") && collapsed.contains("try --restarts 4"),
+        "{collapsed}"
+    );
+    let short = dir.join("short.gp.json");
+    let stdout = ok(&[
+        "train",
+        "gp",
+        "--data",
+        "friedman1",
+        "--mean",
+        "linear",
+        "--inducing",
+        "4",
+        "--iterations",
+        "3",
+        "--seed",
+        "1",
+        "--restarts",
+        "2",
+        "--out",
+        s(&short),
+    ]);
+    assert!(
+        stdout.contains("restart 0 of 2 (seed 1): elbo "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("restart 1 of 2 (seed "), "{stdout}");
+    let kept: String = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("kept restart "))
+        .unwrap_or_else(|| panic!("no kept line in {stdout}"))
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let trained = mote_train::gp::params::GpParams::load(&short).unwrap();
+    assert_eq!(trained.meta.get("restart_kept"), Some(&kept));
+    assert_eq!(trained.meta.get("restarts").map(String::as_str), Some("2"));
+    let zero = mote(&["train", "gp", "--data", "friedman1", "--restarts", "0"]);
+    assert!(!zero.status.success());
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--restarts must be at least 1"));
+}
+
 #[test]
 fn gp_export_run_eval_and_inspect() {
     let dir = scratch("gp_round_trip");

@@ -3,7 +3,9 @@
 use super::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use mote_train::data::Dataset;
-use mote_train::gp::fit::{evaluate, train_gp, GpConfig, LikelihoodKind, MeanKind};
+use mote_train::gp::fit::{
+    evaluate, train_gp_restarts, GpConfig, LikelihoodKind, MeanKind, RestartOutcome,
+};
 use mote_train::gp::params::ModelKind;
 use mote_train::gp::posterior::SparseGp;
 use mote_train::linear::LinearRegression;
@@ -70,6 +72,13 @@ pub struct Args {
     /// Seed of the inducing-point placement and the minibatch order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Training runs from different starts; the one with the best training objective (the
+    /// ELBO, never a test score) is kept. Restart 0 is the run from --seed; restart k ≥ 1
+    /// places the inducing points (and draws SVGP minibatches) from a seed derived from --seed
+    /// and k, and starts every kernel hyperparameter at a random factor between 1/2 and 2 of
+    /// its usual start. Guards against local optima such as a collapsed kernel variance.
+    #[arg(long, default_value_t = 1)]
+    restarts: usize,
     /// Jitter added to the diagonal of K(Z, Z), in standardised units: more keeps the inducing
     /// covariance better conditioned (what f32 and fixed-point blobs need), at a small cost in fit.
     #[arg(long, default_value_t = 1e-6)]
@@ -104,8 +113,34 @@ fn rows_f64(d: &Dataset) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// A kernel variance below this after training means the smooth part collapsed.
+const COLLAPSED_VARIANCE: f64 = 1e-6;
+
+/// One line per finished restart (numbered from 0, as the file's `restart_kept`): its seed,
+/// objective and kernel variance.
+fn restart_line(o: &RestartOutcome, restarts: usize) -> String {
+    let head = format!("restart {} of {restarts} (seed {})", o.restart, o.seed);
+    match &o.objective {
+        Ok(elbo) => {
+            let variance = o.stationary_variance.map_or(String::new(), |v| {
+                let collapsed = if v < COLLAPSED_VARIANCE {
+                    " (collapsed)"
+                } else {
+                    ""
+                };
+                format!("  kernel variance {v:.3e}{collapsed}")
+            });
+            format!("{head}: elbo {elbo:.3}{variance}")
+        }
+        Err(e) => format!("{head}: failed: {e}"),
+    }
+}
+
 /// Trains, prints test RMSE, NLPD and 95% coverage (and a linear baseline), saves the file.
 pub fn run(args: Args) -> Result {
+    if args.restarts == 0 {
+        return Err("--restarts must be at least 1".into());
+    }
     let (train, test) = load(&args.data)?;
     if train.is_empty() || test.is_empty() {
         return Err("need at least one training and one test row".into());
@@ -132,21 +167,49 @@ pub fn run(args: Args) -> Result {
             MeanArg::Linear => MeanKind::Linear,
         },
         initial_lengthscale: args.lengthscale_init,
+        restarts: args.restarts,
         ..GpConfig::default()
     };
     let bar = ProgressBar::new(cfg.iterations as u64);
     if let Ok(style) = ProgressStyle::with_template(
-        "training {bar:30} iteration {pos}/{len} elbo {msg} ({elapsed})",
+        "{prefix} {bar:30} iteration {pos}/{len} elbo {msg} ({elapsed})",
     ) {
         bar.set_style(style);
     }
+    let restarts = cfg.restarts;
+    let prefix = |restart: usize| {
+        if restarts > 1 {
+            format!("restart {restart} of {restarts}")
+        } else {
+            "training".to_string()
+        }
+    };
+    bar.set_prefix(prefix(0));
     let started = std::time::Instant::now();
-    let result = train_gp(&train, &cfg, |p| {
-        bar.set_position(p.iteration as u64);
-        bar.set_message(format!("{:.3}", p.elbo));
-    });
+    let result = train_gp_restarts(
+        &train,
+        &cfg,
+        |p| {
+            bar.set_position(p.iteration as u64);
+            bar.set_message(format!("{:.3}", p.elbo));
+        },
+        |o| {
+            if restarts > 1 {
+                bar.suspend(|| outln!("{}", restart_line(o, restarts)));
+                bar.reset();
+                bar.set_prefix(prefix(o.restart + 1));
+            }
+        },
+    );
     bar.finish_and_clear();
-    let mut params = result.map_err(|e| format!("training the GP failed: {e}"))?;
+    let trained = result.map_err(|e| format!("training the GP failed: {e}"))?;
+    if restarts > 1 {
+        outln!(
+            "kept restart {} of {restarts} (the highest elbo)",
+            trained.kept
+        );
+    }
+    let mut params = trained.params;
     let model = SparseGp::new(params.clone()).map_err(|e| e.to_string())?;
     outln!(
         "trained {:?} ({}, {} inducing points) on {} rows in {:.1} s, elbo {}",
@@ -157,10 +220,19 @@ pub fn run(args: Args) -> Result {
         started.elapsed().as_secs_f64(),
         params.meta.get("elbo").map_or("?", String::as_str)
     );
-    if let Some(v) = params.kernel.stationary_variance().filter(|&v| v < 1e-6) {
+    if let Some(v) = params
+        .kernel
+        .stationary_variance()
+        .filter(|&v| v < COLLAPSED_VARIANCE)
+    {
+        let hint = if restarts > 1 {
+            "more --restarts"
+        } else {
+            "--restarts 4"
+        };
         outln!(
             "warning: the kernel's variance collapsed to {v:.1e}: the smooth part explains \
-             nothing (a local optimum); try another --seed or a longer --lengthscale-init"
+             nothing (a local optimum); try {hint}, another --seed or a longer --lengthscale-init"
         );
     }
     match cfg.likelihood {

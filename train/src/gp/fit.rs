@@ -13,6 +13,7 @@ use super::svgp::{Svgp, SvgpConfig};
 use super::GpError;
 use crate::data::Dataset;
 use crate::linear::LinearRegression;
+use crate::prng::Rng;
 use crate::tape::Matrix;
 use std::collections::BTreeMap;
 
@@ -65,6 +66,9 @@ pub struct GpConfig {
     /// spec's defaults ([`Kernel::from_spec`]). Longer starts keep a kernel that explains
     /// only a residual (after a linear mean) from collapsing to zero variance early on.
     pub initial_lengthscale: Option<f64>,
+    /// Training runs from different starts, of which the one with the best training
+    /// objective is kept (see [`train_gp_restarts`]); 1 is a single run from `seed`.
+    pub restarts: usize,
 }
 
 impl Default for GpConfig {
@@ -82,6 +86,7 @@ impl Default for GpConfig {
             seed: 0,
             mean: MeanKind::Zero,
             initial_lengthscale: None,
+            restarts: 1,
         }
     }
 }
@@ -89,6 +94,8 @@ impl Default for GpConfig {
 /// Progress of a training run.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
+    /// Which restart is running, from 0.
+    pub restart: usize,
     /// Iteration (L-BFGS) or step (SVGP), from 1.
     pub iteration: usize,
     /// The configured upper bound on iterations.
@@ -117,12 +124,148 @@ fn set_lengthscales(kernel: &mut Kernel, l: f64) {
     }
 }
 
-/// Trains a sparse GP on `train` and returns its parameter file contents.
+/// How far a restart moves the starting hyperparameters: each is multiplied by `2^u`, `u`
+/// uniform in `[-RESTART_SPREAD, RESTART_SPREAD)`, i.e. by a factor between 1/2 and 2.
+pub const RESTART_SPREAD: f64 = 1.0;
+
+/// The seed of restart `restart` of a run seeded with `seed`: `seed` itself for restart 0 (so
+/// one restart is exactly the plain run), otherwise the first draw of a SplitMix64 stream
+/// seeded with `seed ^ restart · 0xD1B54A32D192ED03`, so that restarts of neighbouring seeds
+/// do not share starts.
+pub fn restart_seed(seed: u64, restart: usize) -> u64 {
+    if restart == 0 {
+        seed
+    } else {
+        Rng::new(seed ^ (restart as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)).next_u64()
+    }
+}
+
+/// How one run of [`train_gp_restarts`] ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestartOutcome {
+    /// The restart, from 0.
+    pub restart: usize,
+    /// Its seed ([`restart_seed`]): inducing-point placement, minibatch order, perturbation.
+    pub seed: u64,
+    /// Its final training objective (SGPR: the collapsed bound; SVGP: the ELBO on the full
+    /// training set), or why it failed.
+    pub objective: Result<f64, GpError>,
+    /// The trained kernel's largest RBF/Matern variance ([`Kernel::stationary_variance`]):
+    /// near 0 when the run collapsed to the mean function.
+    pub stationary_variance: Option<f64>,
+}
+
+/// The kept run of [`train_gp_restarts`] and how every run ended.
+#[derive(Debug, Clone)]
+pub struct Restarts {
+    /// The parameter file of the run with the best training objective.
+    pub params: GpParams,
+    /// Which restart that was.
+    pub kept: usize,
+    /// Every run, in order.
+    pub outcomes: Vec<RestartOutcome>,
+}
+
+/// Trains a sparse GP on `train` and returns its parameter file contents (the best of
+/// `cfg.restarts` runs, see [`train_gp_restarts`]).
 pub fn train_gp(
     train: &Dataset,
     cfg: &GpConfig,
-    mut on_progress: impl FnMut(Progress),
+    on_progress: impl FnMut(Progress),
 ) -> Result<GpParams, GpError> {
+    train_gp_restarts(train, cfg, on_progress, |_| {}).map(|r| r.params)
+}
+
+/// Trains `cfg.restarts` times and keeps the run with the highest training objective (never a
+/// test score), as GPy's `optimize_restarts` does: the collapsed bound and the inducing-point
+/// optimisation have local optima (e.g. a kernel variance of 0 that leaves only the mean).
+///
+/// Restart 0 is exactly the single run from `cfg.seed`. Restart `k ≥ 1` runs from
+/// [`restart_seed`]`(seed, k)`: k-means++ places the inducing points from it, SVGP draws its
+/// minibatches from it, and every starting kernel hyperparameter (after
+/// `initial_lengthscale`) is multiplied by a factor in `[1/2, 2]` ([`RESTART_SPREAD`],
+/// [`Kernel::perturb`]); the noise starts at `initial_noise` in every run. Ties keep the
+/// earlier run, so the result is never worse in objective than restart 0. A run that fails
+/// (e.g. a kernel matrix that is not positive definite) is reported and skipped; if restart 0
+/// fails with [`GpError::Invalid`] (a configuration or data error) that error is returned at
+/// once, and if every run fails, restart 0's error is. `on_restart` hears each run's end.
+/// With more than one restart the file's `meta` records `restarts`, `restart_kept` and
+/// `restart_seed`.
+pub fn train_gp_restarts(
+    train: &Dataset,
+    cfg: &GpConfig,
+    mut on_progress: impl FnMut(Progress),
+    mut on_restart: impl FnMut(&RestartOutcome),
+) -> Result<Restarts, GpError> {
+    if cfg.restarts == 0 {
+        return Err(GpError::Invalid("restarts must be at least 1".into()));
+    }
+    let mut best: Option<(usize, f64, GpParams)> = None;
+    let mut outcomes: Vec<RestartOutcome> = Vec::with_capacity(cfg.restarts);
+    for restart in 0..cfg.restarts {
+        let seed = restart_seed(cfg.seed, restart);
+        let run = train_once(train, cfg, restart, seed, &mut on_progress);
+        let outcome = RestartOutcome {
+            restart,
+            seed,
+            objective: run.as_ref().map(|(_, elbo)| *elbo).map_err(Clone::clone),
+            stationary_variance: run
+                .as_ref()
+                .ok()
+                .and_then(|(p, _)| p.kernel.stationary_variance()),
+        };
+        on_restart(&outcome);
+        outcomes.push(outcome);
+        match run {
+            Ok((params, objective)) => {
+                // A finite objective beats a non-finite one; otherwise only a strictly higher
+                // one replaces the kept run.
+                let better = match &best {
+                    None => true,
+                    Some((_, kept, _)) => {
+                        objective.is_finite() && (!kept.is_finite() || objective > *kept)
+                    }
+                };
+                if better {
+                    best = Some((restart, objective, params));
+                }
+            }
+            Err(e @ GpError::Invalid(_)) if restart == 0 => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let Some((kept, _, mut params)) = best else {
+        // Every run failed: report the first (restart 0's) error.
+        return Err(outcomes
+            .into_iter()
+            .find_map(|o| o.objective.err())
+            .unwrap_or_else(|| GpError::Invalid("no training run finished".into())));
+    };
+    if cfg.restarts > 1 {
+        params
+            .meta
+            .insert("restarts".into(), cfg.restarts.to_string());
+        params.meta.insert("restart_kept".into(), kept.to_string());
+        params
+            .meta
+            .insert("restart_seed".into(), outcomes[kept].seed.to_string());
+    }
+    Ok(Restarts {
+        params,
+        kept,
+        outcomes,
+    })
+}
+
+/// One training run from `seed` (perturbed hyperparameters for `restart ≥ 1`): the parameter
+/// file and its final training objective.
+fn train_once(
+    train: &Dataset,
+    cfg: &GpConfig,
+    restart: usize,
+    seed: u64,
+    mut on_progress: impl FnMut(Progress),
+) -> Result<(GpParams, f64), GpError> {
     if train.is_empty() {
         return Err(GpError::Invalid("the training set is empty".into()));
     }
@@ -185,7 +328,12 @@ pub fn train_gp(
         }
         set_lengthscales(&mut kernel, l);
     }
-    let z = kmeans(&x, cfg.num_inducing, 20, cfg.seed);
+    if restart > 0 {
+        // A second stream from the restart's seed (k-means++ draws from the first).
+        let mut rng = Rng::new(seed.rotate_left(32) ^ 0x6A09_E667_F3BC_C908);
+        kernel.perturb(&mut rng, RESTART_SPREAD);
+    }
+    let z = kmeans(&x, cfg.num_inducing, 20, seed);
     let total = cfg.iterations;
     let mut meta = BTreeMap::new();
     let (model_kind, kernel, z, q_mu, q_cov, likelihood, elbo) = match cfg.model {
@@ -197,6 +345,7 @@ pub fn train_gp(
             };
             let result = model.fit(&lbfgs, |iteration, elbo| {
                 on_progress(Progress {
+                    restart,
                     iteration,
                     total,
                     elbo,
@@ -244,10 +393,11 @@ pub fn train_gp(
                     0.1
                 }),
                 train_inducing: true,
-                seed: cfg.seed,
+                seed,
             };
             model.fit(&svgp_cfg, |iteration, elbo| {
                 on_progress(Progress {
+                    restart,
                     iteration,
                     total,
                     elbo,
@@ -309,7 +459,7 @@ pub fn train_gp(
         meta,
     };
     params.validate()?;
-    Ok(params)
+    Ok((params, elbo))
 }
 
 /// Test-set scores of a GP regressor (all in the targets' units where they have units).
@@ -451,6 +601,99 @@ mod tests {
         assert!((shift - mean.at(&xs) * t.scale[0]).abs() < 1e-9, "{shift}");
         let e = evaluate(&model, &train).unwrap();
         assert!(e.rmse < 0.1, "{e:?}");
+    }
+
+    /// Restarts keep the run with the highest training objective (so never one worse than
+    /// restart 0), restart 0 is the plain run bit for bit, one restart is exactly
+    /// [`train_gp`]'s old result, and the other restarts really start elsewhere; for SGPR
+    /// (collapsed bound) and SVGP (ELBO on the full training set).
+    #[test]
+    fn restarts_keep_the_best_objective_and_restart_0_is_the_plain_run() {
+        let data = crate::gp::friedman::generate(150, 1.0, 3);
+        for model in [ModelKind::Sgpr, ModelKind::Svgp] {
+            let base = GpConfig {
+                model,
+                num_inducing: 8,
+                iterations: 40,
+                batch_size: 64,
+                mean: MeanKind::Linear,
+                initial_lengthscale: Some(3.0),
+                seed: 1,
+                ..GpConfig::default()
+            };
+            let plain = train_gp(&data, &base, |_| {}).unwrap();
+            let one = train_gp_restarts(&data, &base, |_| {}, |_| {}).unwrap();
+            assert_eq!((&one.params, one.kept), (&plain, 0));
+            assert!(!plain.meta.contains_key("restarts"));
+            let cfg = GpConfig {
+                restarts: 4,
+                ..base.clone()
+            };
+            let (mut heard, mut running) = (Vec::new(), Vec::new());
+            let r = train_gp_restarts(
+                &data,
+                &cfg,
+                |p| {
+                    if running.last() != Some(&p.restart) {
+                        running.push(p.restart);
+                    }
+                },
+                |o| heard.push(o.clone()),
+            )
+            .unwrap();
+            assert_eq!(running, vec![0, 1, 2, 3]);
+            assert_eq!(heard, r.outcomes);
+            let objectives: Vec<f64> = r
+                .outcomes
+                .iter()
+                .map(|o| o.objective.clone().unwrap())
+                .collect();
+            let plain_elbo: f64 = plain.meta["elbo"].parse().unwrap();
+            assert_eq!((r.outcomes[0].seed, objectives[0]), (1, plain_elbo));
+            let seeds: Vec<u64> = r.outcomes.iter().map(|o| o.seed).collect();
+            assert_eq!(
+                seeds,
+                (0..4).map(|k| restart_seed(1, k)).collect::<Vec<_>>()
+            );
+            assert!(
+                objectives[1..].iter().all(|&o| o != objectives[0]),
+                "{objectives:?}"
+            );
+            let best = (0..4).fold(0, |b, k| if objectives[k] > objectives[b] { k } else { b });
+            assert_eq!(r.kept, best, "{objectives:?}");
+            assert!(objectives[r.kept] >= objectives[0]);
+            let kept_elbo: f64 = r.params.meta["elbo"].parse().unwrap();
+            assert_eq!(kept_elbo, objectives[r.kept]);
+            assert_eq!(r.params.meta["restarts"], "4");
+            assert_eq!(r.params.meta["restart_kept"], r.kept.to_string());
+            assert_eq!(r.params.meta["restart_seed"], seeds[r.kept].to_string());
+            assert_eq!(r.params.meta["seed"], "1");
+        }
+    }
+
+    /// A configuration error stops at restart 0 instead of failing every restart; zero
+    /// restarts is an error.
+    #[test]
+    fn restarts_stop_at_a_configuration_error() {
+        let data = crate::gp::friedman::generate(20, 1.0, 3);
+        let cfg = GpConfig {
+            kernel: "nope".into(),
+            restarts: 3,
+            ..GpConfig::default()
+        };
+        let mut heard = 0;
+        let err = train_gp_restarts(&data, &cfg, |_| {}, |_| heard += 1).unwrap_err();
+        assert!(err.to_string().contains("unknown kernel"), "{err}");
+        assert_eq!(heard, 1);
+        let cfg = GpConfig {
+            restarts: 0,
+            ..GpConfig::default()
+        };
+        let err = train_gp(&data, &cfg, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("restarts"), "{err}");
+        assert_eq!(restart_seed(7, 0), 7);
+        assert_ne!(restart_seed(7, 1), restart_seed(8, 1));
+        assert_ne!(restart_seed(7, 1), restart_seed(7, 2));
     }
 
     #[test]

@@ -306,6 +306,17 @@ impl Kernel {
         }
     }
 
+    /// Multiplies every hyperparameter (variances and lengthscales of every term, depth first)
+    /// by `2^(spread·u)` with `u` drawn uniformly from `[-1, 1)` by `rng`: the random start of
+    /// a training restart, spread evenly on the log scale the optimiser effectively works on.
+    pub fn perturb(&mut self, rng: &mut crate::prng::Rng, spread: f64) {
+        self.visit_mut(&mut |values: &mut [f64]| {
+            for v in values.iter_mut() {
+                *v *= (spread * (2.0 * rng.next_f64() - 1.0)).exp2();
+            }
+        });
+    }
+
     /// The hyperparameters as free reals (inverse softplus), in a fixed depth-first order.
     pub fn unconstrained(&self) -> Vec<f64> {
         let mut out = Vec::new();
@@ -671,6 +682,36 @@ impl TapeKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every hyperparameter moves, by a factor within `[2^-spread, 2^spread]`, and the same
+    /// seed gives the same start.
+    #[test]
+    fn perturb_scales_every_hyperparameter_within_the_spread() {
+        let k = Kernel::from_spec("rbf-ard+linear+white", 3).unwrap();
+        let mut a = k.clone();
+        a.perturb(&mut crate::prng::Rng::new(5), 1.0);
+        let mut b = k.clone();
+        b.perturb(&mut crate::prng::Rng::new(5), 1.0);
+        assert_eq!(a, b);
+        let before = k
+            .unconstrained()
+            .iter()
+            .map(|&v| softplus(v))
+            .collect::<Vec<_>>();
+        let after = a
+            .unconstrained()
+            .iter()
+            .map(|&v| softplus(v))
+            .collect::<Vec<_>>();
+        assert_eq!(before.len(), after.len());
+        for (x, y) in before.iter().zip(&after) {
+            let ratio = y / x;
+            assert!(
+                ratio != 1.0 && (0.5 - 1e-9..=2.0 + 1e-9).contains(&ratio),
+                "{x} -> {y}"
+            );
+        }
+    }
 
     #[test]
     fn stationary_variance_of_sums() {
