@@ -67,6 +67,10 @@
 
 use crate::Error;
 
+#[cfg(test)]
+#[path = "text_reference.rs"]
+mod reference;
+
 /// Most characters kept of one word.
 pub const MAX_WORD_CHARS: usize = 32;
 /// Fewest bucket bits a featurizer accepts.
@@ -668,7 +672,8 @@ impl Featurizer {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::string::String;
+    use std::format;
+    use std::string::{String, ToString};
     use std::vec::Vec;
 
     #[derive(Default)]
@@ -936,6 +941,194 @@ mod tests {
         assert_eq!(Featurizer::new(3).unwrap_err(), Error::BadDimension);
         assert_eq!(Featurizer::new(21).unwrap_err(), Error::BadDimension);
         assert_eq!(Featurizer::new(20).unwrap().bits(), 20);
+    }
+
+    /// Everything a featurizer tells its sink, in order.
+    #[derive(Debug, Default, PartialEq)]
+    struct Events(Vec<Event>);
+
+    #[derive(Debug, PartialEq)]
+    enum Event {
+        Feature(u32),
+        Shape(Shape),
+        Word(String),
+    }
+
+    impl FeatureSink for Events {
+        fn feature(&mut self, bucket: u32) {
+            self.0.push(Event::Feature(bucket));
+        }
+        fn shape(&mut self, shape: Shape) {
+            self.0.push(Event::Shape(shape));
+        }
+        fn word(&mut self, normalized: &[char]) {
+            self.0.push(Event::Word(normalized.iter().collect()));
+        }
+    }
+
+    /// What the featurizer and the reference (`text_reference.rs`) emit for `text` cut at `cut`
+    /// (the featurizer is fed the two pieces; the reference the whole text), each run twice to
+    /// check that `finish` resets.
+    fn both(text: &[u8], bits: u8, cut: usize) -> (Events, Events) {
+        let (head, tail) = text.split_at(cut.min(text.len()));
+        let mut fast = Featurizer::new(bits).unwrap();
+        let mut reference = reference::Reference::new(bits).unwrap();
+        let (mut a, mut b) = (Events::default(), Events::default());
+        for _ in 0..2 {
+            fast.push(head, &mut a);
+            fast.push(tail, &mut a);
+            fast.finish(&mut a);
+            reference.featurize(text, &mut b);
+        }
+        (a, b)
+    }
+
+    /// Pieces of text that exercise every rule of the module docs.
+    const PIECES: &[&str] = &[
+        "hey",
+        "FREE",
+        "Prize",
+        "fr33eee",
+        "m0n3y",
+        "l0000ser",
+        "h3ll0o0o",
+        "w1n",
+        "NOW!!!",
+        "!",
+        "@ss",
+        "$tupid",
+        "f*ck",
+        "$500",
+        "555-0142",
+        "555.014.2287",
+        "+44 7700 900123",
+        "(555)",
+        "42",
+        "12345",
+        "123456",
+        "Maple",
+        "Street",
+        "st",
+        "Oak",
+        "Ave",
+        "7",
+        "rd",
+        "HWY",
+        "jane.doe@example.com",
+        "a@b.c",
+        "x@y.",
+        "@sam.",
+        "me@",
+        "doe@example",
+        "don't",
+        "d.o.n't",
+        "i\u{200B}diot",
+        "so\u{AD}ft",
+        "Café",
+        "ÉCOLE",
+        "Łódź",
+        "straße",
+        "ÆON",
+        "þorn",
+        "ÿ",
+        "×",
+        "÷",
+        "ПРИВЕТ",
+        "Ёж",
+        "Ωmega",
+        "日本語",
+        "ǅ",
+        "ı",
+        "e\u{301}",
+        "\u{FE0F}",
+        "\u{FEFF}",
+        "\u{2060}",
+        "\u{2019}",
+        "\u{2018}",
+        "💰",
+        "☺",
+        "🫶",
+        "\u{3000}",
+        "\u{FFFD}",
+        "\u{2014}",
+        "\u{10FFFF}",
+        "looooool",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz",
+        "0000000000000000000000000000000000000",
+        "4ever",
+        "1337",
+        "a1b2c3",
+        "***",
+        "$$$",
+        "@@@",
+        "é@x.y",
+        "ab@cd.ef",
+        "Ω@Ω.Ω",
+    ];
+
+    /// Text made of [`PIECES`] and separators.
+    fn pieces_text() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop::sample::select(PIECES);
+        let sep =
+            prop::sample::select(&[" ", " ", "", ".", ",", "-", "\n", "!", "'", "@", "\u{A0}"][..]);
+        proptest::collection::vec((piece, sep), 0..60).prop_map(|parts| {
+            parts
+                .into_iter()
+                .flat_map(|(p, s)| [p, s])
+                .collect::<String>()
+                .into_bytes()
+        })
+    }
+
+    #[test]
+    fn equals_the_reference_on_the_pieces_each_alone() {
+        for bits in [4, 12, 20] {
+            for piece in PIECES {
+                for text in [
+                    piece.to_string(),
+                    format!("{piece} {piece}!"),
+                    format!("x.{piece}."),
+                ] {
+                    let (fast, reference) = both(text.as_bytes(), bits, text.len() / 2);
+                    assert_eq!(fast, reference, "{text:?}");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn equals_the_reference_on_pieces(text in pieces_text(), bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(&text, bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn equals_the_reference_on_any_text(text in "\\PC{0,200}", bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(text.as_bytes(), bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn equals_the_reference_on_chat_alphabet(text in "[a-zA-Z0-9@$*!' .,#éÉßÆþΩωЖжЁ💰☺\u{200B}\u{AD}\u{301}\u{FE0F}-]{0,300}", bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(text.as_bytes(), bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn equals_the_reference_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400), bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(&bytes, bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn equals_the_reference_on_utf8_fragments(bytes in proptest::collection::vec(prop::sample::select(&[0x41u8, 0x61, 0x20, 0x21, 0x40, 0x2E, 0x35, 0x80, 0xBF, 0xC2, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x92, 0xB0, 0xED, 0xA0, 0xC0, 0xFF, 0xF4, 0x90][..]), 0..300), bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(&bytes, bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
     }
 
     proptest! {
