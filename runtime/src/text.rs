@@ -106,13 +106,80 @@ pub const fn fnv1a32(bytes: &[u8]) -> u32 {
 
 /// FNV-1a over `c`'s UTF-8 bytes; an ASCII character is its one byte, hashed without encoding
 /// (the featurizer's hot path: most characters of most messages).
+#[inline(always)]
 fn hash_char(state: u32, c: char) -> u32 {
     let code = c as u32;
     if code < 0x80 {
         return (state ^ code).wrapping_mul(FNV_PRIME);
     }
+    hash_wide_char(state, c)
+}
+
+/// [`hash_char`] of a character beyond ASCII: encodes it.
+#[inline(never)]
+fn hash_wide_char(state: u32, c: char) -> u32 {
     let mut buf = [0u8; 4];
     fnv1a32_continue(state, c.encode_utf8(&mut buf).as_bytes())
+}
+
+/// FNV-1a state after `"c"`, where every trigram's hash starts.
+const TRIGRAM_BASIS: u32 = fnv1a32(b"c");
+
+/// The bucket of `hash` among `2^bits` (xor-folding, see the module docs).
+#[inline(always)]
+fn fold_bucket(hash: u32, bits: u8) -> u32 {
+    ((hash >> bits) ^ hash) & ((1u32 << bits) - 1)
+}
+
+/// The buckets of the character trigrams of `"<" + word + ">"` (one per character of `word`).
+#[derive(Clone)]
+struct Trigrams<'w> {
+    rest: core::slice::Iter<'w, char>,
+    /// The window's first two characters.
+    a: char,
+    b: char,
+    /// `>` is still to come.
+    open: bool,
+    bits: u8,
+}
+
+impl<'w> Trigrams<'w> {
+    fn new(word: &'w [char], bits: u8) -> Trigrams<'w> {
+        let mut rest = word.iter();
+        let b = rest.next().copied();
+        Trigrams {
+            rest,
+            a: '<',
+            b: b.unwrap_or('>'),
+            open: b.is_some(),
+            bits,
+        }
+    }
+}
+
+impl Iterator for Trigrams<'_> {
+    type Item = u32;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<u32> {
+        let c = match self.rest.next() {
+            Some(&c) => c,
+            None if self.open => {
+                self.open = false;
+                '>'
+            }
+            None => return None,
+        };
+        let h = hash_char(hash_char(hash_char(TRIGRAM_BASIS, self.a), self.b), c);
+        self.a = self.b;
+        self.b = c;
+        Some(fold_bucket(h, self.bits))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.rest.len() + usize::from(self.open);
+        (n, Some(n))
+    }
 }
 
 /// The shape features: facts about a message's form rather than its words.
@@ -237,6 +304,13 @@ const HOUSE_NUMBER_DIGITS: usize = 5;
 pub trait FeatureSink {
     /// One feature, as its bucket in `0..2^bits`.
     fn feature(&mut self, bucket: u32);
+    /// Several features in order, as [`FeatureSink::feature`] for each: the featurizer hands
+    /// over a word's features together, which a sink may add faster than one by one.
+    fn features(&mut self, buckets: impl Iterator<Item = u32>) {
+        for bucket in buckets {
+            self.feature(bucket);
+        }
+    }
     /// A shape feature, right after its bucket went to [`FeatureSink::feature`].
     fn shape(&mut self, _shape: Shape) {}
     /// A normalised word, before its features are emitted (for inspection and tests).
@@ -571,67 +645,62 @@ impl Featurizer {
     }
 
     fn bucket(&self, hash: u32) -> u32 {
-        let mask = (1u32 << self.bits) - 1;
-        ((hash >> self.bits) ^ hash) & mask
+        fold_bucket(hash, self.bits)
     }
 
     /// Normalises the pending word (if any) and emits its features.
     fn end_word(&mut self, sink: &mut impl FeatureSink) {
-        let len = usize::from(self.word_len);
+        let len = usize::from(self.word_len).min(MAX_WORD_CHARS);
         if len == 0 {
             return;
         }
-        let mut normal = ['\0'; MAX_WORD_CHARS];
+        // Normalise in place: the write position `n` never passes the read position `i`.
+        let has_letter = self.has_letter;
         let mut n = 0;
-        for &c in self.word.iter().take(len) {
-            let c = if self.has_letter {
+        let mut digits = 0;
+        // The last two characters written.
+        let (mut last, mut before) = ('\0', '\0');
+        for i in 0..len {
+            let Some(&c) = self.word.get(i) else { break };
+            let c = if has_letter {
                 leet(c)
             } else if c.is_ascii_digit() {
+                digits += 1;
                 '#'
             } else {
                 c
             };
-            let repeats = self.has_letter
-                && n >= 2
-                && normal.get(n - 1) == Some(&c)
-                && normal.get(n - 2) == Some(&c);
-            if !repeats {
-                if let Some(slot) = normal.get_mut(n) {
-                    *slot = c;
-                    n += 1;
-                }
+            if has_letter && n >= 2 && last == c && before == c {
+                continue;
+            }
+            if let Some(slot) = self.word.get_mut(n) {
+                *slot = c;
+                n += 1;
+                (before, last) = (last, c);
             }
         }
-        let word = normal.get(..n).unwrap_or(&[]);
+        let bits = self.bits;
+        let word = self.word.get(..n).unwrap_or(&[]);
         sink.word(word);
-        // Unigram.
-        let unigram = word.iter().fold(fnv1a32(b"w"), |h, &c| hash_char(h, c));
-        sink.feature(self.bucket(unigram));
-        // Bigram with the previous word.
-        if let Some(prefix) = self.bigram_prefix {
-            let bigram = word.iter().fold(prefix, |h, &c| hash_char(h, c));
-            sink.feature(self.bucket(bigram));
+        // The unigram, the bigram with the previous word and the next word's bigram prefix.
+        let (mut unigram, mut prefix) = (fnv1a32(b"w"), fnv1a32(b"b"));
+        let mut bigram = self.bigram_prefix.unwrap_or(0);
+        for &c in word {
+            unigram = hash_char(unigram, c);
+            prefix = hash_char(prefix, c);
+            bigram = hash_char(bigram, c);
         }
-        let prefix = word.iter().fold(fnv1a32(b"b"), |h, &c| hash_char(h, c));
+        let bigram = self.bigram_prefix.map(|_| fold_bucket(bigram, bits));
+        // Then the character trigrams of "<" + word + ">".
+        sink.features(
+            core::iter::once(fold_bucket(unigram, bits))
+                .chain(bigram)
+                .chain(Trigrams::new(word, bits)),
+        );
         self.bigram_prefix = Some(fnv1a32_continue(prefix, b" "));
-        // Character trigrams of "<" + word + ">".
-        let at = |k: usize| -> char {
-            if k == 0 {
-                '<'
-            } else {
-                word.get(k - 1).copied().unwrap_or('>')
-            }
-        };
-        for start in 0..n {
-            let h = [at(start), at(start + 1), at(start + 2)]
-                .iter()
-                .fold(fnv1a32(b"c"), |h, &c| hash_char(h, c));
-            sink.feature(self.bucket(h));
-        }
         if self.letters >= 2 && self.upper == self.letters {
             self.emit_shape(Shape::Caps, sink);
         }
-        let digits = word.iter().filter(|&&c| c == '#').count();
         let number = !self.has_letter && digits == n && n <= HOUSE_NUMBER_DIGITS;
         // Street type after a house number (`42 Maple Street`), or before one (`Oak Ave 7`).
         let address = if self.has_letter {
