@@ -348,8 +348,33 @@ const LATIN1: &[u8; 64] = b"aaaaaa*ceeeeiiii*nooooo\0ouuuuy**aaaaaa*ceeeeiiii*no
 /// Base letters of U+0100..=U+017F.
 const LATIN_EXT_A: &[u8; 128] = b"aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkkllllllllllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
 
+/// [`classify`] of an ASCII byte: the hot path, a few comparisons.
+#[inline(always)]
+fn classify_ascii(b: u8) -> Class {
+    match b {
+        b'a'..=b'z' => Class::Letter {
+            c: b as char,
+            upper: false,
+        },
+        b'A'..=b'Z' => Class::Letter {
+            c: (b | 0x20) as char,
+            upper: true,
+        },
+        b'0'..=b'9' => Class::Digit(b - b'0'),
+        b'@' | b'$' | b'*' => Class::Symbol(b as char),
+        b'!' => Class::Bang,
+        b'\'' => Class::Skip,
+        _ => Class::Separator,
+    }
+}
+
 fn classify(c: char) -> Class {
     let code = c as u32;
+    if let Ok(b) = u8::try_from(code) {
+        if b < 0x80 {
+            return classify_ascii(b);
+        }
+    }
     match c {
         'a'..='z' => Class::Letter { c, upper: false },
         'A'..='Z' => Class::Letter {
@@ -510,7 +535,17 @@ impl Featurizer {
     /// Feeds the next bytes of the message.
     pub fn push(&mut self, bytes: &[u8], sink: &mut impl FeatureSink) {
         for &b in bytes {
-            self.push_byte(b, sink);
+            let small = b | 0x20;
+            if small.is_ascii_lowercase() && self.utf8_need == 0 && !self.email_dot {
+                // An ASCII letter (`push_class` without the classes): the hottest path.
+                self.in_bang = false;
+                self.push_letter(small as char, b & 0x20 == 0);
+            } else if b < 0x80 && self.utf8_need == 0 {
+                // ASCII outside a sequence: most bytes of most messages.
+                self.push_class(b as char, classify_ascii(b), sink);
+            } else {
+                self.push_byte(b, sink);
+            }
         }
     }
 
@@ -537,6 +572,7 @@ impl Featurizer {
         self.finish(sink);
     }
 
+    #[inline(never)]
     fn push_byte(&mut self, b: u8, sink: &mut impl FeatureSink) {
         if self.utf8_need > 0 {
             if b & 0xC0 == 0x80 {
@@ -573,7 +609,12 @@ impl Featurizer {
     }
 
     fn push_char(&mut self, c: char, sink: &mut impl FeatureSink) {
-        let class = classify(c);
+        self.push_class(c, classify(c), sink);
+    }
+
+    /// Handles character `c` of class `class` (`classify(c)`).
+    #[inline(always)]
+    fn push_class(&mut self, c: char, class: Class, sink: &mut impl FeatureSink) {
         if class != Class::Skip && class != Class::Bang {
             self.in_bang = false;
         }
@@ -584,17 +625,7 @@ impl Featurizer {
         }
         match class {
             Class::Skip => {}
-            Class::Letter { c, upper } => {
-                let len = usize::from(self.word_len);
-                let repeats = len >= 2
-                    && self.word.get(len - 1) == Some(&c)
-                    && self.word.get(len - 2) == Some(&c);
-                if !repeats && self.store(c) {
-                    self.has_letter = true;
-                    self.letters = self.letters.saturating_add(1);
-                    self.upper = self.upper.saturating_add(u8::from(upper));
-                }
-            }
+            Class::Letter { c, upper } => self.push_letter(c, upper),
             Class::Digit(d) => {
                 self.store((b'0' + d) as char);
             }
@@ -624,6 +655,20 @@ impl Featurizer {
                 self.end_word(sink);
                 self.email_dot = email && c == '.';
             }
+        }
+    }
+
+    /// Appends letter `c` (folded; `upper` if it was a capital) to the current word, unless
+    /// the word is full or ends with `c` twice already.
+    #[inline(always)]
+    fn push_letter(&mut self, c: char, upper: bool) {
+        let len = usize::from(self.word_len);
+        let repeats =
+            len >= 2 && self.word.get(len - 1) == Some(&c) && self.word.get(len - 2) == Some(&c);
+        if !repeats && self.store(c) {
+            self.has_letter = true;
+            self.letters = self.letters.saturating_add(1);
+            self.upper = self.upper.saturating_add(u8::from(upper));
         }
     }
 
