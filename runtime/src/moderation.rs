@@ -376,14 +376,17 @@ impl FeatureSink for Adder<'_, '_> {
         }
     }
 
-    /// Adds the rows of `buckets`, as [`Adder::feature`] for each; for the usual widths with
-    /// the lanes in registers across the rows.
-    fn features(&mut self, buckets: impl Iterator<Item = u32>) {
+    /// Adds the rows of `buckets`, as [`Adder::feature`] for each; for the usual widths (16,
+    /// the default, and 32) with the lanes in registers across the rows.
+    fn features(&mut self, buckets: &[u32]) {
         match self.table.dim {
-            8 => self.add_rows::<8>(buckets),
             16 => self.add_rows::<16>(buckets),
             32 => self.add_rows::<32>(buckets),
-            _ => buckets.for_each(|bucket| self.feature(bucket)),
+            _ => {
+                for &bucket in buckets {
+                    self.feature(bucket);
+                }
+            }
         }
     }
 
@@ -396,42 +399,43 @@ impl Adder<'_, '_> {
     /// [`Adder::features`] for a table of width `D` (a multiple of 4, at most
     /// [`MAX_EMBEDDING_DIM`]): the same sums, with the lanes in local variables.
     #[inline(always)]
-    fn add_rows<const D: usize>(&mut self, buckets: impl Iterator<Item = u32>) {
+    fn add_rows<const D: usize>(&mut self, buckets: &[u32]) {
         let state = &mut *self.state;
         if state.pending_dim != D {
             state.flush();
             state.pending_dim = D;
         }
-        let mut lanes = [0u32; MAX_EMBEDDING_DIM / 2];
-        let used = D / 2;
-        for (lane, &packed) in lanes.iter_mut().zip(&state.packed).take(used) {
-            *lane = packed;
-        }
+        // Features past MAX_FEATURES are not counted.
+        let room = MAX_FEATURES.saturating_sub(state.count) as usize;
+        let buckets = buckets.get(..room).unwrap_or(buckets);
+        state.count += buckets.len() as u32;
         let rows = self.table.rows;
-        for bucket in buckets {
-            if state.count >= MAX_FEATURES {
-                break;
-            }
-            state.count += 1;
-            let start = bucket as usize * D;
-            let Some(row) = rows.get(start..start + D) else {
-                continue;
-            };
-            for (quad, pair) in row.chunks_exact(4).zip(lanes.chunks_exact_mut(2)) {
-                let w = u32::from_le_bytes([quad[0], quad[1], quad[2], quad[3]]) ^ BIAS;
-                pair[0] = pair[0].wrapping_add(w & LANES);
-                pair[1] = pair[1].wrapping_add((w >> 8) & LANES);
-            }
-            state.pending += 1;
-            if state.pending == FLUSH_ROWS {
-                for (packed, lane) in state.packed.iter_mut().zip(&mut lanes).take(used) {
-                    *packed = core::mem::take(lane);
-                }
+        let used = D / 2;
+        for chunk in buckets.chunks(FLUSH_ROWS as usize / 4) {
+            if state.pending + chunk.len() as u32 > FLUSH_ROWS {
                 state.flush();
             }
-        }
-        for (packed, &lane) in state.packed.iter_mut().zip(&lanes).take(used) {
-            *packed = lane;
+            let mut lanes = [0u32; MAX_EMBEDDING_DIM / 2];
+            for (lane, &packed) in lanes.iter_mut().zip(&state.packed).take(used) {
+                *lane = packed;
+            }
+            let mut outside = 0;
+            for &bucket in chunk {
+                let start = bucket as usize * D;
+                let Some(row) = rows.get(start..start + D) else {
+                    outside += 1;
+                    continue;
+                };
+                for (quad, pair) in row.chunks_exact(4).zip(lanes.chunks_exact_mut(2)) {
+                    let w = u32::from_le_bytes([quad[0], quad[1], quad[2], quad[3]]) ^ BIAS;
+                    pair[0] = pair[0].wrapping_add(w & LANES);
+                    pair[1] = pair[1].wrapping_add((w >> 8) & LANES);
+                }
+            }
+            for (packed, &lane) in state.packed.iter_mut().zip(&lanes).take(used) {
+                *packed = lane;
+            }
+            state.pending += chunk.len() as u32 - outside;
         }
     }
 }
@@ -547,7 +551,7 @@ mod tests {
             }
         } else {
             for chunk in features.chunks(batch) {
-                adder.features(chunk.iter().copied());
+                adder.features(chunk);
             }
         }
         bag.sink.flush();
@@ -606,7 +610,7 @@ mod tests {
             for (table, features) in [(wide, &first), (narrow, &second), (wide, &first)] {
                 let mut adder = Adder { state: &mut bag.sink, table };
                 let (batched, single) = features.split_at(features.len() / 2);
-                adder.features(batched.iter().copied());
+                adder.features(batched);
                 for &bucket in single.iter() {
                     adder.feature(bucket);
                 }

@@ -131,6 +131,32 @@ fn fold_bucket(hash: u32, bits: u8) -> u32 {
     ((hash >> bits) ^ hash) & ((1u32 << bits) - 1)
 }
 
+/// Buckets on their way to a sink, a few at a time ([`FeatureSink::features`]).
+#[derive(Default)]
+struct Batch {
+    buckets: [u32; 8],
+    len: usize,
+}
+
+impl Batch {
+    #[inline(always)]
+    fn push(&mut self, bucket: u32, sink: &mut impl FeatureSink) {
+        if let Some(slot) = self.buckets.get_mut(self.len) {
+            *slot = bucket;
+            self.len += 1;
+        }
+        if self.len == self.buckets.len() {
+            self.flush(sink);
+        }
+    }
+
+    #[inline(always)]
+    fn flush(&mut self, sink: &mut impl FeatureSink) {
+        sink.features(self.buckets.get(..self.len).unwrap_or(&[]));
+        self.len = 0;
+    }
+}
+
 /// The buckets of the character trigrams of `"<" + word + ">"` (one per character of `word`).
 #[derive(Clone)]
 struct Trigrams<'w> {
@@ -306,8 +332,8 @@ pub trait FeatureSink {
     fn feature(&mut self, bucket: u32);
     /// Several features in order, as [`FeatureSink::feature`] for each: the featurizer hands
     /// over a word's features together, which a sink may add faster than one by one.
-    fn features(&mut self, buckets: impl Iterator<Item = u32>) {
-        for bucket in buckets {
+    fn features(&mut self, buckets: &[u32]) {
+        for &bucket in buckets {
             self.feature(bucket);
         }
     }
@@ -735,13 +761,17 @@ impl Featurizer {
             prefix = hash_char(prefix, c);
             bigram = hash_char(bigram, c);
         }
-        let bigram = self.bigram_prefix.map(|_| fold_bucket(bigram, bits));
+        // The buckets go to the sink in batches, so that it adds them in a tight loop.
+        let mut batch = Batch::default();
+        batch.push(fold_bucket(unigram, bits), sink);
+        if self.bigram_prefix.is_some() {
+            batch.push(fold_bucket(bigram, bits), sink);
+        }
         // Then the character trigrams of "<" + word + ">".
-        sink.features(
-            core::iter::once(fold_bucket(unigram, bits))
-                .chain(bigram)
-                .chain(Trigrams::new(word, bits)),
-        );
+        for trigram in Trigrams::new(word, bits) {
+            batch.push(trigram, sink);
+        }
+        batch.flush(sink);
         self.bigram_prefix = Some(fnv1a32_continue(prefix, b" "));
         if self.letters >= 2 && self.upper == self.letters {
             self.emit_shape(Shape::Caps, sink);
