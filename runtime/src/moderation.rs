@@ -362,6 +362,9 @@ struct Adder<'s, 't> {
 }
 
 impl FeatureSink for Adder<'_, '_> {
+    /// The sums do not depend on when the shapes come.
+    const ORDERED: bool = false;
+
     /// Adds embedding row `bucket` to the sums, unless [`MAX_FEATURES`] were counted already.
     fn feature(&mut self, bucket: u32) {
         let state = &mut *self.state;

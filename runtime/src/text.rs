@@ -131,29 +131,61 @@ fn fold_bucket(hash: u32, bits: u8) -> u32 {
     ((hash >> bits) ^ hash) & ((1u32 << bits) - 1)
 }
 
-/// Buckets on their way to a sink, a few at a time ([`FeatureSink::features`]).
-#[derive(Default)]
-struct Batch {
-    buckets: [u32; 8],
+/// A sink that passes the buckets on to `sink` a batch at a time ([`FeatureSink::features`]),
+/// keeping them in order with the words and shapes when `S::ORDERED`; across words otherwise.
+struct Batched<'s, S: FeatureSink> {
+    sink: &'s mut S,
+    buckets: [u32; BATCH],
     len: usize,
 }
 
-impl Batch {
+/// Buckets per [`FeatureSink::features`] call at most.
+const BATCH: usize = 32;
+
+impl<'s, S: FeatureSink> Batched<'s, S> {
+    fn new(sink: &'s mut S) -> Self {
+        Batched {
+            sink,
+            buckets: [0; BATCH],
+            len: 0,
+        }
+    }
+
+    /// Hands the buckets gathered so far to the sink.
     #[inline(always)]
-    fn push(&mut self, bucket: u32, sink: &mut impl FeatureSink) {
+    fn flush(&mut self) {
+        if self.len > 0 {
+            self.sink
+                .features(self.buckets.get(..self.len).unwrap_or(&[]));
+            self.len = 0;
+        }
+    }
+}
+
+impl<S: FeatureSink> FeatureSink for Batched<'_, S> {
+    #[inline(always)]
+    fn feature(&mut self, bucket: u32) {
         if let Some(slot) = self.buckets.get_mut(self.len) {
             *slot = bucket;
             self.len += 1;
         }
-        if self.len == self.buckets.len() {
-            self.flush(sink);
+        if self.len == BATCH {
+            self.flush();
         }
     }
 
-    #[inline(always)]
-    fn flush(&mut self, sink: &mut impl FeatureSink) {
-        sink.features(self.buckets.get(..self.len).unwrap_or(&[]));
-        self.len = 0;
+    fn shape(&mut self, shape: Shape) {
+        if S::ORDERED {
+            self.flush();
+        }
+        self.sink.shape(shape);
+    }
+
+    fn word(&mut self, normalized: &[char]) {
+        if S::ORDERED {
+            self.flush();
+        }
+        self.sink.word(normalized);
     }
 }
 
@@ -328,6 +360,11 @@ const HOUSE_NUMBER_DIGITS: usize = 5;
 ///
 /// Any `FnMut(u32)` closure is a sink that receives the buckets only.
 pub trait FeatureSink {
+    /// Whether [`FeatureSink::shape`] and [`FeatureSink::word`] calls must come in order with
+    /// the features (yes unless a sink says otherwise). A sink that only sums the features and
+    /// collects the shapes (the moderation bag) says no, and receives the features of several
+    /// words per [`FeatureSink::features`] call; the features stay in their order either way.
+    const ORDERED: bool = true;
     /// One feature, as its bucket in `0..2^bits`.
     fn feature(&mut self, bucket: u32);
     /// Several features in order, as [`FeatureSink::feature`] for each: the featurizer hands
@@ -560,6 +597,12 @@ impl Featurizer {
 
     /// Feeds the next bytes of the message.
     pub fn push(&mut self, bytes: &[u8], sink: &mut impl FeatureSink) {
+        let mut sink = Batched::new(sink);
+        self.push_all(bytes, &mut sink);
+        sink.flush();
+    }
+
+    fn push_all<S: FeatureSink>(&mut self, bytes: &[u8], sink: &mut Batched<'_, S>) {
         for &b in bytes {
             let small = b | 0x20;
             if small.is_ascii_lowercase() && self.utf8_need == 0 && !self.email_dot {
@@ -578,11 +621,13 @@ impl Featurizer {
     /// Ends the message: flushes a pending word or UTF-8 sequence and resets the state, so the
     /// featurizer is ready for the next message.
     pub fn finish(&mut self, sink: &mut impl FeatureSink) {
+        let mut sink = Batched::new(sink);
         if self.utf8_need > 0 {
             self.utf8_need = 0;
-            self.push_char(REPLACEMENT, sink);
+            self.push_char(REPLACEMENT, &mut sink);
         }
-        self.end_word(sink);
+        self.end_word(&mut sink);
+        sink.flush();
         self.bigram_prefix = None;
         self.in_bang = false;
         self.email_dot = false;
@@ -761,17 +806,14 @@ impl Featurizer {
             prefix = hash_char(prefix, c);
             bigram = hash_char(bigram, c);
         }
-        // The buckets go to the sink in batches, so that it adds them in a tight loop.
-        let mut batch = Batch::default();
-        batch.push(fold_bucket(unigram, bits), sink);
+        sink.feature(fold_bucket(unigram, bits));
         if self.bigram_prefix.is_some() {
-            batch.push(fold_bucket(bigram, bits), sink);
+            sink.feature(fold_bucket(bigram, bits));
         }
         // Then the character trigrams of "<" + word + ">".
         for trigram in Trigrams::new(word, bits) {
-            batch.push(trigram, sink);
+            sink.feature(trigram);
         }
-        batch.flush(sink);
         self.bigram_prefix = Some(fnv1a32_continue(prefix, b" "));
         if self.letters >= 2 && self.upper == self.letters {
             self.emit_shape(Shape::Caps, sink);
@@ -1110,20 +1152,61 @@ mod tests {
         }
     }
 
+    /// A sink that does not need its shapes in order with the features (as the moderation bag):
+    /// the features and the shapes, each in their order.
+    #[derive(Default)]
+    struct Unordered {
+        features: Vec<u32>,
+        shapes: Vec<Shape>,
+    }
+
+    impl FeatureSink for Unordered {
+        const ORDERED: bool = false;
+        fn feature(&mut self, bucket: u32) {
+            self.features.push(bucket);
+        }
+        fn features(&mut self, buckets: &[u32]) {
+            assert!(!buckets.is_empty() && buckets.len() <= BATCH);
+            self.features.extend_from_slice(buckets);
+        }
+        fn shape(&mut self, shape: Shape) {
+            self.shapes.push(shape);
+        }
+    }
+
     /// What the featurizer and the reference (`text_reference.rs`) emit for `text` cut at `cut`
     /// (the featurizer is fed the two pieces; the reference the whole text), each run twice to
-    /// check that `finish` resets.
+    /// check that `finish` resets. Also checks that a sink that is not [`FeatureSink::ORDERED`]
+    /// receives the same features and shapes, each in the same order.
     fn both(text: &[u8], bits: u8, cut: usize) -> (Events, Events) {
         let (head, tail) = text.split_at(cut.min(text.len()));
         let mut fast = Featurizer::new(bits).unwrap();
         let mut reference = reference::Reference::new(bits).unwrap();
         let (mut a, mut b) = (Events::default(), Events::default());
+        let mut unordered = Unordered::default();
         for _ in 0..2 {
             fast.push(head, &mut a);
             fast.push(tail, &mut a);
             fast.finish(&mut a);
+            fast.push(head, &mut unordered);
+            fast.push(tail, &mut unordered);
+            fast.finish(&mut unordered);
             reference.featurize(text, &mut b);
         }
+        let features: Vec<u32> = (b.0.iter())
+            .filter_map(|e| match e {
+                Event::Feature(bucket) => Some(*bucket),
+                _ => None,
+            })
+            .collect();
+        let shapes: Vec<Shape> = (b.0.iter())
+            .filter_map(|e| match e {
+                Event::Shape(shape) => Some(*shape),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(unordered.features, features);
+        assert_eq!(unordered.shapes, shapes);
         (a, b)
     }
 
@@ -1258,6 +1341,12 @@ mod tests {
 
         #[test]
         fn equals_the_reference_on_chat_alphabet(text in "[a-zA-Z0-9@$*!' .,#éÉßÆþΩωЖжЁ💰☺\u{200B}\u{AD}\u{301}\u{FE0F}-]{0,300}", bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(text.as_bytes(), bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn equals_the_reference_on_repeats_and_leetspeak(text in "[aA4@oO0iI1eE3sS5$tT7*!'. #-]{0,300}", bits in 4u8..=20, cut in 0usize..400) {
             let (fast, reference) = both(text.as_bytes(), bits, cut);
             prop_assert_eq!(fast, reference);
         }
