@@ -609,6 +609,11 @@ impl Featurizer {
                 // An ASCII letter (`push_class` without the classes): the hottest path.
                 self.in_bang = false;
                 self.push_letter(small as char, b & 0x20 == 0);
+            } else if b == b' ' && self.utf8_need == 0 {
+                // A space (`push_class` of a separator that is not `.`): ends the word.
+                self.in_bang = false;
+                self.email_dot = false;
+                self.end_word(sink);
             } else if b < 0x80 && self.utf8_need == 0 {
                 // ASCII outside a sequence: most bytes of most messages.
                 self.push_class(b as char, classify_ascii(b), sink);
