@@ -189,57 +189,6 @@ impl<S: FeatureSink> FeatureSink for Batched<'_, S> {
     }
 }
 
-/// The buckets of the character trigrams of `"<" + word + ">"` (one per character of `word`).
-#[derive(Clone)]
-struct Trigrams<'w> {
-    rest: core::slice::Iter<'w, char>,
-    /// The window's first two characters.
-    a: char,
-    b: char,
-    /// `>` is still to come.
-    open: bool,
-    bits: u8,
-}
-
-impl<'w> Trigrams<'w> {
-    fn new(word: &'w [char], bits: u8) -> Trigrams<'w> {
-        let mut rest = word.iter();
-        let b = rest.next().copied();
-        Trigrams {
-            rest,
-            a: '<',
-            b: b.unwrap_or('>'),
-            open: b.is_some(),
-            bits,
-        }
-    }
-}
-
-impl Iterator for Trigrams<'_> {
-    type Item = u32;
-
-    #[inline(always)]
-    fn next(&mut self) -> Option<u32> {
-        let c = match self.rest.next() {
-            Some(&c) => c,
-            None if self.open => {
-                self.open = false;
-                '>'
-            }
-            None => return None,
-        };
-        let h = hash_char(hash_char(hash_char(TRIGRAM_BASIS, self.a), self.b), c);
-        self.a = self.b;
-        self.b = c;
-        Some(fold_bucket(h, self.bits))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.rest.len() + usize::from(self.open);
-        (n, Some(n))
-    }
-}
-
 /// The shape features: facts about a message's form rather than its words.
 ///
 /// Each is emitted as a hashed feature like any other, and also reported to
@@ -781,6 +730,8 @@ impl Featurizer {
         let mut digits = 0;
         // The last two characters written.
         let (mut last, mut before) = ('\0', '\0');
+        // The bits of all characters written: below 0x80 when they are all ASCII.
+        let mut wide = 0;
         for i in 0..len {
             let Some(&c) = self.word.get(i) else { break };
             let c = if has_letter {
@@ -798,6 +749,7 @@ impl Featurizer {
                 *slot = c;
                 n += 1;
                 (before, last) = (last, c);
+                wide |= c as u32;
             }
         }
         let bits = self.bits;
@@ -815,9 +767,27 @@ impl Featurizer {
         if self.bigram_prefix.is_some() {
             sink.feature(fold_bucket(bigram, bits));
         }
-        // Then the character trigrams of "<" + word + ">".
-        for trigram in Trigrams::new(word, bits) {
-            sink.feature(trigram);
+        // Then the character trigrams of "<" + word + ">", one per character.
+        if let Some((&first, rest)) = word.split_first() {
+            if wide < 0x80 {
+                // All ASCII: each character is its one byte.
+                let step = |h: u32, c: u32| (h ^ c).wrapping_mul(FNV_PRIME);
+                let (mut a, mut b) = ('<' as u32, first as u32);
+                for &c in rest {
+                    let c = c as u32;
+                    sink.feature(fold_bucket(step(step(step(TRIGRAM_BASIS, a), b), c), bits));
+                    (a, b) = (b, c);
+                }
+                let h = step(step(step(TRIGRAM_BASIS, a), b), '>' as u32);
+                sink.feature(fold_bucket(h, bits));
+            } else {
+                let (mut a, mut b) = ('<', first);
+                for &c in rest.iter().chain(core::iter::once(&'>')) {
+                    let h = hash_char(hash_char(hash_char(TRIGRAM_BASIS, a), b), c);
+                    sink.feature(fold_bucket(h, bits));
+                    (a, b) = (b, c);
+                }
+            }
         }
         self.bigram_prefix = Some(fnv1a32_continue(prefix, b" "));
         if self.letters >= 2 && self.upper == self.letters {
