@@ -317,7 +317,8 @@ pub trait FeatureSink {
     /// One feature, as its bucket in `0..2^bits`.
     fn feature(&mut self, bucket: u32);
     /// Several features in order, as [`FeatureSink::feature`] for each: the featurizer hands
-    /// over a word's features together, which a sink may add faster than one by one.
+    /// over up to 32 at a time (a word's, or several words' for a sink that is not
+    /// [`FeatureSink::ORDERED`]), which a sink may add faster than one by one.
     fn features(&mut self, buckets: &[u32]) {
         for &bucket in buckets {
             self.feature(bucket);
