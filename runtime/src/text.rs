@@ -552,6 +552,7 @@ impl Featurizer {
         sink.flush();
     }
 
+    #[inline(never)]
     fn push_all<S: FeatureSink>(&mut self, bytes: &[u8], sink: &mut Batched<'_, S>) {
         for &b in bytes {
             let small = b | 0x20;
