@@ -279,11 +279,80 @@ pub struct Bag {
     sink: BagSink,
 }
 
+/// The sums of a bag. Rows are added four int8 values at a time into 16-bit lanes of `packed`
+/// (SWAR in plain `u32` arithmetic, the same on every target): each value is biased by 128 to
+/// `0..=255`, so a lane holds at most [`FLUSH_ROWS`] of them (`256 · 255 < 2^16`) before
+/// [`BagSink::flush`] moves it, less the bias, into the i32 `sums`. The result is exactly the
+/// plain i32 sum of the rows, at about a third of the instructions per row.
 #[derive(Debug, Clone)]
 struct BagSink {
     sums: [i32; MAX_EMBEDDING_DIM],
+    /// For each group of four columns `4j..4j+4`: word `2j` holds the lanes of columns `4j`
+    /// (low half) and `4j+2`, word `2j+1` those of `4j+1` and `4j+3`.
+    packed: [u32; MAX_EMBEDDING_DIM / 2],
+    /// Rows added to `packed` since the last flush, and their length.
+    pending: u32,
+    pending_dim: usize,
     count: u32,
     shapes: u8,
+}
+
+/// Rows a 16-bit lane of [`BagSink::packed`] holds: `256 · 255 <= u16::MAX`.
+const FLUSH_ROWS: u32 = 256;
+
+/// The bias that maps an int8 to `0..=255`, in each byte (`x ^ 0x80 = x + 128`).
+const BIAS: u32 = 0x8080_8080;
+
+/// The even bytes of a word, in 16-bit lanes.
+const LANES: u32 = 0x00FF_00FF;
+
+impl BagSink {
+    /// Adds `row` (at most [`MAX_EMBEDDING_DIM`] values) to the sums.
+    #[inline(always)]
+    fn add(&mut self, row: &[u8]) {
+        if row.len() != self.pending_dim {
+            // A table of another width (not in one message of a blob): start afresh.
+            self.flush();
+            self.pending_dim = row.len();
+        }
+        let quads = row.chunks_exact(4);
+        let tail = quads.remainder();
+        let tail_start = row.len() - tail.len();
+        for (quad, lanes) in quads.zip(self.packed.chunks_exact_mut(2)) {
+            let w = u32::from_le_bytes([quad[0], quad[1], quad[2], quad[3]]) ^ BIAS;
+            lanes[0] = lanes[0].wrapping_add(w & LANES);
+            lanes[1] = lanes[1].wrapping_add((w >> 8) & LANES);
+        }
+        if let Some(sums) = self.sums.get_mut(tail_start..) {
+            for (sum, &v) in sums.iter_mut().zip(tail) {
+                *sum += i32::from(v as i8);
+            }
+        }
+        self.pending += 1;
+        if self.pending == FLUSH_ROWS {
+            self.flush();
+        }
+    }
+
+    /// Moves the lanes into `sums`, less the bias of the rows they hold, and empties them.
+    fn flush(&mut self) {
+        let bias = 128 * self.pending as i32;
+        for (sums, lanes) in self
+            .sums
+            .chunks_exact_mut(4)
+            .zip(self.packed.chunks_exact_mut(2))
+            .take(self.pending_dim / 4)
+        {
+            let (even, odd) = (lanes[0], lanes[1]);
+            sums[0] += (even & 0xFFFF) as i32 - bias;
+            sums[1] += (odd & 0xFFFF) as i32 - bias;
+            sums[2] += (even >> 16) as i32 - bias;
+            sums[3] += (odd >> 16) as i32 - bias;
+            lanes[0] = 0;
+            lanes[1] = 0;
+        }
+        self.pending = 0;
+    }
 }
 
 /// The sums of a bag with the table it reads, as the featurizer's sink.
@@ -293,6 +362,9 @@ struct Adder<'s, 't> {
 }
 
 impl FeatureSink for Adder<'_, '_> {
+    /// The sums do not depend on when the shapes come.
+    const ORDERED: bool = false;
+
     /// Adds embedding row `bucket` to the sums, unless [`MAX_FEATURES`] were counted already.
     fn feature(&mut self, bucket: u32) {
         let state = &mut *self.state;
@@ -303,14 +375,71 @@ impl FeatureSink for Adder<'_, '_> {
         let dim = self.table.dim;
         let start = bucket as usize * dim;
         if let Some(row) = self.table.rows.get(start..start + dim) {
-            for (sum, &w) in state.sums.iter_mut().zip(row) {
-                *sum += i32::from(w as i8);
+            state.add(row);
+        }
+    }
+
+    /// Adds the rows of `buckets`, as [`Adder::feature`] for each; for the default width (16
+    /// columns) with the lanes in registers across the rows (another specialised width costs
+    /// about 1.6 KB of flash).
+    fn features(&mut self, buckets: &[u32]) {
+        match self.table.dim {
+            16 => self.add_rows::<16>(buckets),
+            _ => {
+                for &bucket in buckets {
+                    self.feature(bucket);
+                }
             }
         }
     }
 
     fn shape(&mut self, shape: Shape) {
         self.state.shapes |= shape.bit();
+    }
+}
+
+impl Adder<'_, '_> {
+    /// [`Adder::features`] for a table of width `D` (a multiple of 4, at most
+    /// [`MAX_EMBEDDING_DIM`]): the same sums, with the lanes in local variables.
+    #[inline(always)]
+    fn add_rows<const D: usize>(&mut self, buckets: &[u32]) {
+        let state = &mut *self.state;
+        if state.pending_dim != D {
+            state.flush();
+            state.pending_dim = D;
+        }
+        // Features past MAX_FEATURES are not counted.
+        let room = MAX_FEATURES.saturating_sub(state.count) as usize;
+        let buckets = buckets.get(..room).unwrap_or(buckets);
+        state.count += buckets.len() as u32;
+        let rows = self.table.rows;
+        let used = D / 2;
+        for chunk in buckets.chunks(FLUSH_ROWS as usize / 4) {
+            if state.pending + chunk.len() as u32 > FLUSH_ROWS {
+                state.flush();
+            }
+            let mut lanes = [0u32; MAX_EMBEDDING_DIM / 2];
+            for (lane, &packed) in lanes.iter_mut().zip(&state.packed).take(used) {
+                *lane = packed;
+            }
+            let mut outside = 0;
+            for &bucket in chunk {
+                let start = bucket as usize * D;
+                let Some(row) = rows.get(start..start + D) else {
+                    outside += 1;
+                    continue;
+                };
+                for (quad, pair) in row.chunks_exact(4).zip(lanes.chunks_exact_mut(2)) {
+                    let w = u32::from_le_bytes([quad[0], quad[1], quad[2], quad[3]]) ^ BIAS;
+                    pair[0] = pair[0].wrapping_add(w & LANES);
+                    pair[1] = pair[1].wrapping_add((w >> 8) & LANES);
+                }
+            }
+            for (packed, &lane) in state.packed.iter_mut().zip(&lanes).take(used) {
+                *packed = lane;
+            }
+            state.pending += chunk.len() as u32 - outside;
+        }
     }
 }
 
@@ -321,6 +450,9 @@ impl Bag {
             featurizer: Featurizer::new(bits)?,
             sink: BagSink {
                 sums: [0; MAX_EMBEDDING_DIM],
+                packed: [0; MAX_EMBEDDING_DIM / 2],
+                pending: 0,
+                pending_dim: 0,
                 count: 0,
                 shapes: 0,
             },
@@ -352,10 +484,11 @@ impl Bag {
             table,
         };
         self.featurizer.finish(&mut adder);
-        let state = &self.sink;
         if out.len() != table.dim + shapes.count_ones() as usize || table.dim > MAX_EMBEDDING_DIM {
             return Err(Error::InputLength);
         }
+        self.sink.flush();
+        let state = &self.sink;
         let (mean, flags) = out.split_at_mut(table.dim);
         let n = state.count as f32;
         for ((x, &s), scale) in mean.iter_mut().zip(&state.sums).zip(le_f32s(scales)) {
@@ -379,6 +512,118 @@ impl Bag {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// The sums and count of `features` the plain way: each row widened to i32 and added.
+    fn plain_sums(table: Table<'_>, features: &[u32]) -> ([i32; MAX_EMBEDDING_DIM], u32) {
+        let mut sums = [0i32; MAX_EMBEDDING_DIM];
+        let mut count = 0;
+        for &bucket in features {
+            if count >= MAX_FEATURES {
+                break;
+            }
+            count += 1;
+            let start = bucket as usize * table.dim;
+            if let Some(row) = table.rows.get(start..start + table.dim) {
+                for (sum, &w) in sums.iter_mut().zip(row) {
+                    *sum += i32::from(w as i8);
+                }
+            }
+        }
+        (sums, count)
+    }
+
+    /// The sums and count of `features` through the bag's packed lanes, handed over one by one
+    /// (`batch` 0) or in batches of `batch` (as the featurizer does per word).
+    fn bag_sums(
+        table: Table<'_>,
+        features: &[u32],
+        batch: usize,
+    ) -> ([i32; MAX_EMBEDDING_DIM], u32) {
+        let mut bag = Bag::new(4).unwrap();
+        let mut adder = Adder {
+            state: &mut bag.sink,
+            table,
+        };
+        if batch == 0 {
+            for &bucket in features {
+                adder.feature(bucket);
+            }
+        } else {
+            for chunk in features.chunks(batch) {
+                adder.features(chunk);
+            }
+        }
+        bag.sink.flush();
+        (bag.sink.sums, bag.sink.count)
+    }
+
+    #[test]
+    fn packed_sums_are_exact_at_the_feature_limit() {
+        // The extreme rows, more features than counted: every lane flushes at its fullest.
+        for dim in [16, 20] {
+            let rows: Vec<u8> = [(-128i8) as u8, 127, 0, 1]
+                .iter()
+                .flat_map(|&v| core::iter::repeat_n(v, dim))
+                .collect();
+            let table = Table { rows: &rows, dim };
+            for pattern in [&[0u32][..], &[1], &[0, 1, 1, 3, 2, 0, 0]] {
+                let features: Vec<u32> = pattern.iter().copied().cycle().take(70_000).collect();
+                for batch in [0, 1, 33] {
+                    let (sums, count) = bag_sums(table, &features, batch);
+                    assert_eq!((sums, count), plain_sums(table, &features));
+                    assert_eq!(count, MAX_FEATURES);
+                }
+            }
+            let all_low = vec![0u32; 70_000];
+            assert_eq!(
+                bag_sums(table, &all_low, 7).0[0],
+                -128 * MAX_FEATURES as i32
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn packed_sums_equal_plain_i32_sums(
+            dim in prop_oneof![Just(8usize), Just(16), Just(32), 1usize..=70],
+            seed in proptest::collection::vec(any::<u8>(), 1..64),
+            features in proptest::collection::vec(0u32..20, 0..1200),
+            batch in 0usize..40,
+        ) {
+            // 16 rows (buckets 16..20 are past the table: counted, nothing added).
+            let rows: Vec<u8> = (0..16 * dim)
+                .map(|i| seed[i % seed.len()].wrapping_mul(i as u8 | 1) ^ (i / seed.len()) as u8)
+                .collect();
+            let table = Table { rows: &rows, dim };
+            prop_assert_eq!(bag_sums(table, &features, batch), plain_sums(table, &features));
+        }
+
+        #[test]
+        fn tables_of_different_widths_in_one_bag_sum_exactly(
+            first in proptest::collection::vec(0u32..16, 0..400),
+            second in proptest::collection::vec(0u32..16, 0..400),
+        ) {
+            let rows: Vec<u8> = (0..16 * 12).map(|i| (i * 37 % 256) as u8).collect();
+            let (wide, narrow) = (Table { rows: &rows, dim: 16 }, Table { rows: &rows, dim: 6 });
+            let mut bag = Bag::new(4).unwrap();
+            for (table, features) in [(wide, &first), (narrow, &second), (wide, &first)] {
+                let mut adder = Adder { state: &mut bag.sink, table };
+                let (batched, single) = features.split_at(features.len() / 2);
+                adder.features(batched);
+                for &bucket in single.iter() {
+                    adder.feature(bucket);
+                }
+            }
+            bag.sink.flush();
+            let (a, _) = plain_sums(wide, &first);
+            let (b, _) = plain_sums(narrow, &second);
+            let expected: Vec<i32> = a.iter().zip(b).map(|(x, y)| 2 * x + y).collect();
+            prop_assert_eq!(&bag.sink.sums[..], &expected[..]);
+        }
+    }
 
     /// Every row of a 16-bucket table is `[1, -2]`, so the mean is that row times the scales
     /// whatever the features; the shapes follow in bit order.

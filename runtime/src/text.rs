@@ -67,6 +67,10 @@
 
 use crate::Error;
 
+#[cfg(test)]
+#[path = "text_reference.rs"]
+mod reference;
+
 /// Most characters kept of one word.
 pub const MAX_WORD_CHARS: usize = 32;
 /// Fewest bucket bits a featurizer accepts.
@@ -102,13 +106,87 @@ pub const fn fnv1a32(bytes: &[u8]) -> u32 {
 
 /// FNV-1a over `c`'s UTF-8 bytes; an ASCII character is its one byte, hashed without encoding
 /// (the featurizer's hot path: most characters of most messages).
+#[inline(always)]
 fn hash_char(state: u32, c: char) -> u32 {
     let code = c as u32;
     if code < 0x80 {
         return (state ^ code).wrapping_mul(FNV_PRIME);
     }
+    hash_wide_char(state, c)
+}
+
+/// [`hash_char`] of a character beyond ASCII: encodes it.
+#[inline(never)]
+fn hash_wide_char(state: u32, c: char) -> u32 {
     let mut buf = [0u8; 4];
     fnv1a32_continue(state, c.encode_utf8(&mut buf).as_bytes())
+}
+
+/// FNV-1a state after `"c"`, where every trigram's hash starts.
+const TRIGRAM_BASIS: u32 = fnv1a32(b"c");
+
+/// The bucket of `hash` among `2^bits` (xor-folding, see the module docs).
+#[inline(always)]
+fn fold_bucket(hash: u32, bits: u8) -> u32 {
+    ((hash >> bits) ^ hash) & ((1u32 << bits) - 1)
+}
+
+/// A sink that passes the buckets on to `sink` a batch at a time ([`FeatureSink::features`]),
+/// keeping them in order with the words and shapes when `S::ORDERED`; across words otherwise.
+struct Batched<'s, S: FeatureSink> {
+    sink: &'s mut S,
+    buckets: [u32; BATCH],
+    len: usize,
+}
+
+/// Buckets per [`FeatureSink::features`] call at most.
+const BATCH: usize = 32;
+
+impl<'s, S: FeatureSink> Batched<'s, S> {
+    fn new(sink: &'s mut S) -> Self {
+        Batched {
+            sink,
+            buckets: [0; BATCH],
+            len: 0,
+        }
+    }
+
+    /// Hands the buckets gathered so far to the sink.
+    #[inline(always)]
+    fn flush(&mut self) {
+        if self.len > 0 {
+            self.sink
+                .features(self.buckets.get(..self.len).unwrap_or(&[]));
+            self.len = 0;
+        }
+    }
+}
+
+impl<S: FeatureSink> FeatureSink for Batched<'_, S> {
+    #[inline(always)]
+    fn feature(&mut self, bucket: u32) {
+        if let Some(slot) = self.buckets.get_mut(self.len) {
+            *slot = bucket;
+            self.len += 1;
+        }
+        if self.len == BATCH {
+            self.flush();
+        }
+    }
+
+    fn shape(&mut self, shape: Shape) {
+        if S::ORDERED {
+            self.flush();
+        }
+        self.sink.shape(shape);
+    }
+
+    fn word(&mut self, normalized: &[char]) {
+        if S::ORDERED {
+            self.flush();
+        }
+        self.sink.word(normalized);
+    }
 }
 
 /// The shape features: facts about a message's form rather than its words.
@@ -236,8 +314,21 @@ const HOUSE_NUMBER_DIGITS: usize = 5;
 ///
 /// Any `FnMut(u32)` closure is a sink that receives the buckets only.
 pub trait FeatureSink {
+    /// Whether [`FeatureSink::shape`] and [`FeatureSink::word`] calls must come in order with
+    /// the features (yes unless a sink says otherwise). A sink that only sums the features and
+    /// collects the shapes (the moderation bag) says no, and receives the features of several
+    /// words per [`FeatureSink::features`] call; the features stay in their order either way.
+    const ORDERED: bool = true;
     /// One feature, as its bucket in `0..2^bits`.
     fn feature(&mut self, bucket: u32);
+    /// Several features in order, as [`FeatureSink::feature`] for each: the featurizer hands
+    /// over up to 32 at a time (a word's, or several words' for a sink that is not
+    /// [`FeatureSink::ORDERED`]), which a sink may add faster than one by one.
+    fn features(&mut self, buckets: &[u32]) {
+        for &bucket in buckets {
+            self.feature(bucket);
+        }
+    }
     /// A shape feature, right after its bucket went to [`FeatureSink::feature`].
     fn shape(&mut self, _shape: Shape) {}
     /// A normalised word, before its features are emitted (for inspection and tests).
@@ -275,8 +366,33 @@ const LATIN1: &[u8; 64] = b"aaaaaa*ceeeeiiii*nooooo\0ouuuuy**aaaaaa*ceeeeiiii*no
 /// Base letters of U+0100..=U+017F.
 const LATIN_EXT_A: &[u8; 128] = b"aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkkllllllllllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
 
+/// [`classify`] of an ASCII byte: the hot path, a few comparisons.
+#[inline(always)]
+fn classify_ascii(b: u8) -> Class {
+    match b {
+        b'a'..=b'z' => Class::Letter {
+            c: b as char,
+            upper: false,
+        },
+        b'A'..=b'Z' => Class::Letter {
+            c: (b | 0x20) as char,
+            upper: true,
+        },
+        b'0'..=b'9' => Class::Digit(b - b'0'),
+        b'@' | b'$' | b'*' => Class::Symbol(b as char),
+        b'!' => Class::Bang,
+        b'\'' => Class::Skip,
+        _ => Class::Separator,
+    }
+}
+
 fn classify(c: char) -> Class {
     let code = c as u32;
+    if let Ok(b) = u8::try_from(code) {
+        if b < 0x80 {
+            return classify_ascii(b);
+        }
+    }
     match c {
         'a'..='z' => Class::Letter { c, upper: false },
         'A'..='Z' => Class::Letter {
@@ -436,19 +552,43 @@ impl Featurizer {
 
     /// Feeds the next bytes of the message.
     pub fn push(&mut self, bytes: &[u8], sink: &mut impl FeatureSink) {
+        let mut sink = Batched::new(sink);
+        self.push_all(bytes, &mut sink);
+        sink.flush();
+    }
+
+    #[inline(never)]
+    fn push_all<S: FeatureSink>(&mut self, bytes: &[u8], sink: &mut Batched<'_, S>) {
         for &b in bytes {
-            self.push_byte(b, sink);
+            let small = b | 0x20;
+            if small.is_ascii_lowercase() && self.utf8_need == 0 && !self.email_dot {
+                // An ASCII letter (`push_class` without the classes): the hottest path.
+                self.in_bang = false;
+                self.push_letter(small as char, b & 0x20 == 0);
+            } else if b == b' ' && self.utf8_need == 0 {
+                // A space (`push_class` of a separator that is not `.`): ends the word.
+                self.in_bang = false;
+                self.email_dot = false;
+                self.end_word(sink);
+            } else if b < 0x80 && self.utf8_need == 0 {
+                // ASCII outside a sequence: most bytes of most messages.
+                self.push_class(b as char, classify_ascii(b), sink);
+            } else {
+                self.push_byte(b, sink);
+            }
         }
     }
 
     /// Ends the message: flushes a pending word or UTF-8 sequence and resets the state, so the
     /// featurizer is ready for the next message.
     pub fn finish(&mut self, sink: &mut impl FeatureSink) {
+        let mut sink = Batched::new(sink);
         if self.utf8_need > 0 {
             self.utf8_need = 0;
-            self.push_char(REPLACEMENT, sink);
+            self.push_char(REPLACEMENT, &mut sink);
         }
-        self.end_word(sink);
+        self.end_word(&mut sink);
+        sink.flush();
         self.bigram_prefix = None;
         self.in_bang = false;
         self.email_dot = false;
@@ -464,6 +604,7 @@ impl Featurizer {
         self.finish(sink);
     }
 
+    #[inline(never)]
     fn push_byte(&mut self, b: u8, sink: &mut impl FeatureSink) {
         if self.utf8_need > 0 {
             if b & 0xC0 == 0x80 {
@@ -500,7 +641,12 @@ impl Featurizer {
     }
 
     fn push_char(&mut self, c: char, sink: &mut impl FeatureSink) {
-        let class = classify(c);
+        self.push_class(c, classify(c), sink);
+    }
+
+    /// Handles character `c` of class `class` (`classify(c)`).
+    #[inline(always)]
+    fn push_class(&mut self, c: char, class: Class, sink: &mut impl FeatureSink) {
         if class != Class::Skip && class != Class::Bang {
             self.in_bang = false;
         }
@@ -511,17 +657,7 @@ impl Featurizer {
         }
         match class {
             Class::Skip => {}
-            Class::Letter { c, upper } => {
-                let len = usize::from(self.word_len);
-                let repeats = len >= 2
-                    && self.word.get(len - 1) == Some(&c)
-                    && self.word.get(len - 2) == Some(&c);
-                if !repeats && self.store(c) {
-                    self.has_letter = true;
-                    self.letters = self.letters.saturating_add(1);
-                    self.upper = self.upper.saturating_add(u8::from(upper));
-                }
-            }
+            Class::Letter { c, upper } => self.push_letter(c, upper),
             Class::Digit(d) => {
                 self.store((b'0' + d) as char);
             }
@@ -554,6 +690,20 @@ impl Featurizer {
         }
     }
 
+    /// Appends letter `c` (folded; `upper` if it was a capital) to the current word, unless
+    /// the word is full or ends with `c` twice already.
+    #[inline(always)]
+    fn push_letter(&mut self, c: char, upper: bool) {
+        let len = usize::from(self.word_len);
+        let repeats =
+            len >= 2 && self.word.get(len - 1) == Some(&c) && self.word.get(len - 2) == Some(&c);
+        if !repeats && self.store(c) {
+            self.has_letter = true;
+            self.letters = self.letters.saturating_add(1);
+            self.upper = self.upper.saturating_add(u8::from(upper));
+        }
+    }
+
     /// Appends to the current word; false when the word is full.
     fn store(&mut self, c: char) -> bool {
         match self.word.get_mut(usize::from(self.word_len)) {
@@ -572,67 +722,84 @@ impl Featurizer {
     }
 
     fn bucket(&self, hash: u32) -> u32 {
-        let mask = (1u32 << self.bits) - 1;
-        ((hash >> self.bits) ^ hash) & mask
+        fold_bucket(hash, self.bits)
     }
 
     /// Normalises the pending word (if any) and emits its features.
     fn end_word(&mut self, sink: &mut impl FeatureSink) {
-        let len = usize::from(self.word_len);
+        let len = usize::from(self.word_len).min(MAX_WORD_CHARS);
         if len == 0 {
             return;
         }
-        let mut normal = ['\0'; MAX_WORD_CHARS];
+        // Normalise in place: the write position `n` never passes the read position `i`.
+        let has_letter = self.has_letter;
         let mut n = 0;
-        for &c in self.word.iter().take(len) {
-            let c = if self.has_letter {
+        let mut digits = 0;
+        // The last two characters written.
+        let (mut last, mut before) = ('\0', '\0');
+        // The bits of all characters written: below 0x80 when they are all ASCII.
+        let mut wide = 0;
+        for i in 0..len {
+            let Some(&c) = self.word.get(i) else { break };
+            let c = if has_letter {
                 leet(c)
             } else if c.is_ascii_digit() {
+                digits += 1;
                 '#'
             } else {
                 c
             };
-            let repeats = self.has_letter
-                && n >= 2
-                && normal.get(n - 1) == Some(&c)
-                && normal.get(n - 2) == Some(&c);
-            if !repeats {
-                if let Some(slot) = normal.get_mut(n) {
-                    *slot = c;
-                    n += 1;
+            if has_letter && n >= 2 && last == c && before == c {
+                continue;
+            }
+            if let Some(slot) = self.word.get_mut(n) {
+                *slot = c;
+                n += 1;
+                (before, last) = (last, c);
+                wide |= c as u32;
+            }
+        }
+        let bits = self.bits;
+        let word = self.word.get(..n).unwrap_or(&[]);
+        sink.word(word);
+        // The unigram, the bigram with the previous word and the next word's bigram prefix.
+        let (mut unigram, mut prefix) = (fnv1a32(b"w"), fnv1a32(b"b"));
+        let mut bigram = self.bigram_prefix.unwrap_or(0);
+        for &c in word {
+            unigram = hash_char(unigram, c);
+            prefix = hash_char(prefix, c);
+            bigram = hash_char(bigram, c);
+        }
+        sink.feature(fold_bucket(unigram, bits));
+        if self.bigram_prefix.is_some() {
+            sink.feature(fold_bucket(bigram, bits));
+        }
+        // Then the character trigrams of "<" + word + ">", one per character.
+        if let Some((&first, rest)) = word.split_first() {
+            if wide < 0x80 {
+                // All ASCII: each character is its one byte.
+                let step = |h: u32, c: u32| (h ^ c).wrapping_mul(FNV_PRIME);
+                let (mut a, mut b) = ('<' as u32, first as u32);
+                for &c in rest {
+                    let c = c as u32;
+                    sink.feature(fold_bucket(step(step(step(TRIGRAM_BASIS, a), b), c), bits));
+                    (a, b) = (b, c);
+                }
+                let h = step(step(step(TRIGRAM_BASIS, a), b), '>' as u32);
+                sink.feature(fold_bucket(h, bits));
+            } else {
+                let (mut a, mut b) = ('<', first);
+                for &c in rest.iter().chain(core::iter::once(&'>')) {
+                    let h = hash_char(hash_char(hash_char(TRIGRAM_BASIS, a), b), c);
+                    sink.feature(fold_bucket(h, bits));
+                    (a, b) = (b, c);
                 }
             }
         }
-        let word = normal.get(..n).unwrap_or(&[]);
-        sink.word(word);
-        // Unigram.
-        let unigram = word.iter().fold(fnv1a32(b"w"), |h, &c| hash_char(h, c));
-        sink.feature(self.bucket(unigram));
-        // Bigram with the previous word.
-        if let Some(prefix) = self.bigram_prefix {
-            let bigram = word.iter().fold(prefix, |h, &c| hash_char(h, c));
-            sink.feature(self.bucket(bigram));
-        }
-        let prefix = word.iter().fold(fnv1a32(b"b"), |h, &c| hash_char(h, c));
         self.bigram_prefix = Some(fnv1a32_continue(prefix, b" "));
-        // Character trigrams of "<" + word + ">".
-        let at = |k: usize| -> char {
-            if k == 0 {
-                '<'
-            } else {
-                word.get(k - 1).copied().unwrap_or('>')
-            }
-        };
-        for start in 0..n {
-            let h = [at(start), at(start + 1), at(start + 2)]
-                .iter()
-                .fold(fnv1a32(b"c"), |h, &c| hash_char(h, c));
-            sink.feature(self.bucket(h));
-        }
         if self.letters >= 2 && self.upper == self.letters {
             self.emit_shape(Shape::Caps, sink);
         }
-        let digits = word.iter().filter(|&&c| c == '#').count();
         let number = !self.has_letter && digits == n && n <= HOUSE_NUMBER_DIGITS;
         // Street type after a house number (`42 Maple Street`), or before one (`Oak Ave 7`).
         let address = if self.has_letter {
@@ -673,7 +840,8 @@ impl Featurizer {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::string::String;
+    use std::format;
+    use std::string::{String, ToString};
     use std::vec::Vec;
 
     #[derive(Default)]
@@ -941,6 +1109,241 @@ mod tests {
         assert_eq!(Featurizer::new(3).unwrap_err(), Error::BadDimension);
         assert_eq!(Featurizer::new(21).unwrap_err(), Error::BadDimension);
         assert_eq!(Featurizer::new(20).unwrap().bits(), 20);
+    }
+
+    /// Everything a featurizer tells its sink, in order.
+    #[derive(Debug, Default, PartialEq)]
+    struct Events(Vec<Event>);
+
+    #[derive(Debug, PartialEq)]
+    enum Event {
+        Feature(u32),
+        Shape(Shape),
+        Word(String),
+    }
+
+    impl FeatureSink for Events {
+        fn feature(&mut self, bucket: u32) {
+            self.0.push(Event::Feature(bucket));
+        }
+        fn shape(&mut self, shape: Shape) {
+            self.0.push(Event::Shape(shape));
+        }
+        fn word(&mut self, normalized: &[char]) {
+            self.0.push(Event::Word(normalized.iter().collect()));
+        }
+    }
+
+    /// A sink that does not need its shapes in order with the features (as the moderation bag):
+    /// the features and the shapes, each in their order.
+    #[derive(Default)]
+    struct Unordered {
+        features: Vec<u32>,
+        shapes: Vec<Shape>,
+    }
+
+    impl FeatureSink for Unordered {
+        const ORDERED: bool = false;
+        fn feature(&mut self, bucket: u32) {
+            self.features.push(bucket);
+        }
+        fn features(&mut self, buckets: &[u32]) {
+            assert!(!buckets.is_empty() && buckets.len() <= BATCH);
+            self.features.extend_from_slice(buckets);
+        }
+        fn shape(&mut self, shape: Shape) {
+            self.shapes.push(shape);
+        }
+    }
+
+    /// What the featurizer and the reference (`text_reference.rs`) emit for `text` cut at `cut`
+    /// (the featurizer is fed the two pieces; the reference the whole text), each run twice to
+    /// check that `finish` resets. Also checks that a sink that is not [`FeatureSink::ORDERED`]
+    /// receives the same features and shapes, each in the same order.
+    fn both(text: &[u8], bits: u8, cut: usize) -> (Events, Events) {
+        let (head, tail) = text.split_at(cut.min(text.len()));
+        let mut fast = Featurizer::new(bits).unwrap();
+        let mut reference = reference::Reference::new(bits).unwrap();
+        let (mut a, mut b) = (Events::default(), Events::default());
+        let mut unordered = Unordered::default();
+        for _ in 0..2 {
+            fast.push(head, &mut a);
+            fast.push(tail, &mut a);
+            fast.finish(&mut a);
+            fast.push(head, &mut unordered);
+            fast.push(tail, &mut unordered);
+            fast.finish(&mut unordered);
+            reference.featurize(text, &mut b);
+        }
+        let features: Vec<u32> = (b.0.iter())
+            .filter_map(|e| match e {
+                Event::Feature(bucket) => Some(*bucket),
+                _ => None,
+            })
+            .collect();
+        let shapes: Vec<Shape> = (b.0.iter())
+            .filter_map(|e| match e {
+                Event::Shape(shape) => Some(*shape),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(unordered.features, features);
+        assert_eq!(unordered.shapes, shapes);
+        (a, b)
+    }
+
+    /// Pieces of text that exercise every rule of the module docs.
+    const PIECES: &[&str] = &[
+        "hey",
+        "FREE",
+        "Prize",
+        "fr33eee",
+        "m0n3y",
+        "l0000ser",
+        "h3ll0o0o",
+        "w1n",
+        "NOW!!!",
+        "!",
+        "@ss",
+        "$tupid",
+        "f*ck",
+        "$500",
+        "555-0142",
+        "555.014.2287",
+        "+44 7700 900123",
+        "(555)",
+        "42",
+        "12345",
+        "123456",
+        "Maple",
+        "Street",
+        "st",
+        "Oak",
+        "Ave",
+        "7",
+        "rd",
+        "HWY",
+        "jane.doe@example.com",
+        "a@b.c",
+        "x@y.",
+        "@sam.",
+        "me@",
+        "doe@example",
+        "don't",
+        "d.o.n't",
+        "i\u{200B}diot",
+        "so\u{AD}ft",
+        "Café",
+        "ÉCOLE",
+        "Łódź",
+        "straße",
+        "ÆON",
+        "þorn",
+        "ÿ",
+        "×",
+        "÷",
+        "ПРИВЕТ",
+        "Ёж",
+        "Ωmega",
+        "日本語",
+        "ǅ",
+        "ı",
+        "e\u{301}",
+        "\u{FE0F}",
+        "\u{FEFF}",
+        "\u{2060}",
+        "\u{2019}",
+        "\u{2018}",
+        "💰",
+        "☺",
+        "🫶",
+        "\u{3000}",
+        "\u{FFFD}",
+        "\u{2014}",
+        "\u{10FFFF}",
+        "looooool",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz",
+        "0000000000000000000000000000000000000",
+        "4ever",
+        "1337",
+        "a1b2c3",
+        "***",
+        "$$$",
+        "@@@",
+        "é@x.y",
+        "ab@cd.ef",
+        "Ω@Ω.Ω",
+    ];
+
+    /// Text made of [`PIECES`] and separators.
+    fn pieces_text() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop::sample::select(PIECES);
+        let sep =
+            prop::sample::select(&[" ", " ", "", ".", ",", "-", "\n", "!", "'", "@", "\u{A0}"][..]);
+        proptest::collection::vec((piece, sep), 0..60).prop_map(|parts| {
+            parts
+                .into_iter()
+                .flat_map(|(p, s)| [p, s])
+                .collect::<String>()
+                .into_bytes()
+        })
+    }
+
+    #[test]
+    fn equals_the_reference_on_the_pieces_each_alone() {
+        for bits in [4, 12, 20] {
+            for piece in PIECES {
+                for text in [
+                    piece.to_string(),
+                    format!("{piece} {piece}!"),
+                    format!("x.{piece}."),
+                ] {
+                    let (fast, reference) = both(text.as_bytes(), bits, text.len() / 2);
+                    assert_eq!(fast, reference, "{text:?}");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn equals_the_reference_on_pieces(text in pieces_text(), bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(&text, bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn equals_the_reference_on_any_text(text in "\\PC{0,200}", bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(text.as_bytes(), bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn equals_the_reference_on_chat_alphabet(text in "[a-zA-Z0-9@$*!' .,#éÉßÆþΩωЖжЁ💰☺\u{200B}\u{AD}\u{301}\u{FE0F}-]{0,300}", bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(text.as_bytes(), bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn equals_the_reference_on_repeats_and_leetspeak(text in "[aA4@oO0iI1eE3sS5$tT7*!'. #-]{0,300}", bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(text.as_bytes(), bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn equals_the_reference_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400), bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(&bytes, bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn equals_the_reference_on_utf8_fragments(bytes in proptest::collection::vec(prop::sample::select(&[0x41u8, 0x61, 0x20, 0x21, 0x40, 0x2E, 0x35, 0x80, 0xBF, 0xC2, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x92, 0xB0, 0xED, 0xA0, 0xC0, 0xFF, 0xF4, 0x90][..]), 0..300), bits in 4u8..=20, cut in 0usize..400) {
+            let (fast, reference) = both(&bytes, bits, cut);
+            prop_assert_eq!(fast, reference);
+        }
     }
 
     proptest! {
