@@ -525,7 +525,13 @@ mod tests {
         }
         for bit in 0..32 {
             let power = (1u32 << bit) as i32;
-            for sum in [power, power - 1, power + 1, -power, !power] {
+            for sum in [
+                power,
+                power.wrapping_sub(1),
+                power.wrapping_add(1),
+                power.wrapping_neg(),
+                !power,
+            ] {
                 check(sum);
             }
         }
