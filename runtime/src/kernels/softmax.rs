@@ -63,7 +63,7 @@ pub fn softmax(p: &Softmax, input: &[i8], output: &mut [i8]) {
     });
     let (scale, exponent) = scale_and_exponent(sum_of_exps);
     for (y, &x) in output.iter_mut().zip(input) {
-        let scaled = saturating_rounding_doubling_high_mul(scale, exp_of(p, max, x));
+        let scaled = rounding_doubling_high_mul(scale, exp_of(p, max, x));
         // LiteRT checks exponent <= 31 and aborts otherwise (a sum of exps of 512 or more); here
         // a larger exponent divides by 2^32 or more, which rounds every output to -128.
         let unsat = rounding_divide_by_pot(scaled, exponent);
@@ -115,16 +115,15 @@ fn exp_on_negative_values(a: i32) -> i32 {
     let r = (a & (QUARTER - 1)) - QUARTER; // [-1/4, 0) in Q5.26
                                            // r in Q0.31 (a shift by 5 that cannot saturate: |r| <= 2^24), plus 1/8.
     let x = (r << 5) + (1 << 28);
-    let x2 = saturating_rounding_doubling_high_mul(x, x);
-    let x3 = saturating_rounding_doubling_high_mul(x2, x);
-    let x4 = saturating_rounding_doubling_high_mul(x2, x2);
+    let x2 = rounding_doubling_high_mul(x, x);
+    let x3 = rounding_doubling_high_mul(x2, x);
+    let x4 = rounding_doubling_high_mul(x2, x2);
     let x4_over_4 = rounding_divide_by_pot(x4, 2);
     let x4_over_24_plus_x3_over_6_plus_x2_over_2 = rounding_divide_by_pot(
-        saturating_rounding_doubling_high_mul(x4_over_4.wrapping_add(x3), ONE_THIRD)
-            .wrapping_add(x2),
+        rounding_doubling_high_mul(x4_over_4.wrapping_add(x3), ONE_THIRD).wrapping_add(x2),
         1,
     );
-    let mut result = EXP_MINUS_ONE_EIGHTH.wrapping_add(saturating_rounding_doubling_high_mul(
+    let mut result = EXP_MINUS_ONE_EIGHTH.wrapping_add(rounding_doubling_high_mul(
         EXP_MINUS_ONE_EIGHTH,
         x.wrapping_add(x4_over_24_plus_x3_over_6_plus_x2_over_2),
     ));
@@ -135,7 +134,7 @@ fn exp_on_negative_values(a: i32) -> i32 {
     let mut quarters = ((r.wrapping_sub(a) as u32) >> 24) & 0x7f;
     while quarters != 0 {
         if let Some(&factor) = EXP_OF_MINUS_POWERS_OF_TWO.get(quarters.trailing_zeros() as usize) {
-            result = saturating_rounding_doubling_high_mul(result, factor);
+            result = rounding_doubling_high_mul(result, factor);
         }
         quarters &= quarters - 1;
     }
@@ -162,12 +161,12 @@ fn scale_and_exponent(sum_of_exps: i32) -> (i32, u32) {
 /// `1 / (1 + a)` for `a` in `[0, 1)`, Q0.31 in and out, by three Newton-Raphson steps in Q2.29
 /// (gemmlowp `one_over_one_plus_x_for_x_in_0_1`). Equal to gemmlowp for every `i32`.
 fn one_over_one_plus_x_for_x_in_0_1(a: i32) -> i32 {
-    const FORTY_EIGHT_OVER_17: i32 = 1_515_870_810; // Q2.29
-    const MINUS_32_OVER_17: i32 = -1_010_580_540; // Q2.29
-                                                  // RoundingHalfSum(a, 1.0): (a + 2^31 - 1) / 2 rounded half away from zero; for every `a`
-                                                  // but i32::MIN (whose sum, -1, rounds to -1) that is floor(a / 2) + 2^30.
-    let half_denominator = (a >> 1) + (1 << 30) - i32::from(a == i32::MIN); // Q0.31
-    let mut x = FORTY_EIGHT_OVER_17.wrapping_add(saturating_rounding_doubling_high_mul(
+    /// 48/17 in Q2.29.
+    const FORTY_EIGHT_OVER_17: i32 = 1_515_870_810;
+    /// -32/17 in Q2.29.
+    const MINUS_32_OVER_17: i32 = -1_010_580_540;
+    let half_denominator = half_denominator(a);
+    let mut x = FORTY_EIGHT_OVER_17.wrapping_add(rounding_doubling_high_mul(
         half_denominator,
         MINUS_32_OVER_17,
     ));
@@ -178,27 +177,37 @@ fn one_over_one_plus_x_for_x_in_0_1(a: i32) -> i32 {
     x.saturating_add(x)
 }
 
+/// `(1 + a) / 2` in Q0.31 (gemmlowp `RoundingHalfSum(a, 1.0)`): `(a + 2^31 - 1) / 2` rounded
+/// half away from zero, which for every `a` but `i32::MIN` (whose sum, -1, rounds to -1) is
+/// `floor(a / 2) + 2^30`. Always `>= -1`.
+fn half_denominator(a: i32) -> i32 {
+    (a >> 1) + (1 << 30) - i32::from(a == i32::MIN)
+}
+
 /// One Newton-Raphson step of `x -> 1 / d` for `d = 2 · half_denominator`, Q2.29 in and out.
 /// Out of line: its three unrolled copies would cost more flash than three calls.
 #[inline(never)]
 fn newton_raphson_step(half_denominator: i32, x: i32) -> i32 {
     const ONE: i32 = 1 << 29; // Q2.29
-    let half_denominator_times_x = saturating_rounding_doubling_high_mul(half_denominator, x);
+    let half_denominator_times_x = rounding_doubling_high_mul(half_denominator, x);
     let one_minus_half_denominator_times_x = ONE.wrapping_sub(half_denominator_times_x);
-    let product = saturating_rounding_doubling_high_mul(x, one_minus_half_denominator_times_x);
+    let product = rounding_doubling_high_mul(x, one_minus_half_denominator_times_x);
     // Q2 · Q2 = Q4, rescaled to Q2 by a saturating left shift of 2.
     let doubled = product.saturating_add(product);
     x.wrapping_add(doubled.saturating_add(doubled))
 }
 
-/// `round(a · b / 2^31)`, ties upwards, saturating `MIN · MIN` to `MAX` (gemmlowp
-/// `SaturatingRoundingDoublingHighMul`). Out of line: softmax calls it from ten places.
+/// `round(a · b / 2^31)`, ties upwards: gemmlowp's `SaturatingRoundingDoublingHighMul` for
+/// every pair but `(MIN, MIN)` (which it saturates to `MAX` and this wraps to `MIN`). Softmax
+/// never multiplies that pair: `exp`'s operands are bounded Taylor terms and positive constants,
+/// the output stage multiplies by an exp (`>= 0`), and in the reciprocal `half_denominator >=
+/// -1`, while `x · (1 - half_denominator · x)` would need `x = MIN` with `half_denominator =
+/// 0x6000_0000`, whose iterates `never_min_times_min_in_newton_raphson` traces. Without the
+/// test, each of the ten or so multiplications per element is three instructions shorter.
+/// Out of line: softmax calls it from ten places.
 #[inline(never)]
-fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
-    if a == i32::MIN && b == i32::MIN {
-        return i32::MAX;
-    }
-    // |ab| < 2^62 (MIN · MIN excluded), so the sum cannot overflow.
+fn rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
+    // |ab| <= 2^62, so the sum cannot overflow; only MIN · MIN overflows the result.
     ((i64::from(a) * i64::from(b) + (1 << 30)) >> 31) as i32
 }
 
@@ -432,8 +441,11 @@ mod tests {
         #[test]
         fn doubling_high_mul_equals_gemmlowp(a in any::<i32>(), b in any::<i32>()) {
             for (a, b) in [(a, b), (a, i32::MIN), (i32::MIN, b), (a, a)] {
+                if (a, b) == (i32::MIN, i32::MIN) {
+                    continue; // the one pair gemmlowp saturates; see the function's docs
+                }
                 prop_assert_eq!(
-                    saturating_rounding_doubling_high_mul(a, b),
+                    rounding_doubling_high_mul(a, b),
                     gemmlowp::saturating_rounding_doubling_high_mul(a, b)
                 );
             }
@@ -454,6 +466,29 @@ mod tests {
     }
 
     use crate::kernels::gemmlowp;
+
+    /// The one way `rounding_doubling_high_mul` could see `(MIN, MIN)` in softmax: the
+    /// Newton-Raphson step's `x · (1 - half_denominator · x)` with `x = MIN` needs
+    /// `half_denominator · MIN / 2^31 = 2^29 - MIN` (wrapping), i.e. `half_denominator =
+    /// 0x6000_0000`, which only `a = 2^30` and `2^30 + 1` give. Their iterates are never MIN.
+    #[test]
+    fn never_min_times_min_in_newton_raphson() {
+        let d = 0x6000_0000;
+        assert_eq!(half_denominator((1 << 30) - 1), d - 1);
+        assert_eq!(half_denominator((1 << 30) + 2), d + 1);
+        for a in [1 << 30, (1 << 30) + 1] {
+            assert_eq!(half_denominator(a), d);
+            let mut x = 1_515_870_810 + rounding_doubling_high_mul(d, -1_010_580_540);
+            for _ in 0..3 {
+                assert_ne!(x, i32::MIN);
+                x = newton_raphson_step(d, x);
+            }
+        }
+        // Everywhere else the half denominator is not MIN either (so the step's first product
+        // is safe), and neither are the constants and exps the other products take.
+        assert_eq!(half_denominator(i32::MIN), -1);
+        assert_eq!(half_denominator(i32::MAX), i32::MAX);
+    }
 
     fn run(p: &Softmax, input: &[i8]) -> std::vec::Vec<i8> {
         let mut out = std::vec![0i8; input.len()];
