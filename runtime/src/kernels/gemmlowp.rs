@@ -1,5 +1,6 @@
 //! gemmlowp's scalar fixed-point primitives (`fixedpoint/fixedpoint.h`), as LiteRT's reference
-//! SOFTMAX uses them.
+//! SOFTMAX uses them: a direct transliteration, kept (in test builds only) for the softmax
+//! kernel's oracle, `softmax_reference.rs`; the kernel itself has compact versions of its own.
 //!
 //! A fixed-point value is a raw `i32` with an implied number of integer bits `I`:
 //! `real = raw / 2^(31 - I)` (written `Q I.(31-I)`). Functions take and return raw values and
