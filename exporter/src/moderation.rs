@@ -77,19 +77,24 @@ fn quantize_embedding(model: &ModerationModel) -> (Vec<u8>, Vec<f32>) {
 
 /// The MLP input the device computes for `text` (the runtime's own [`Bag`]): mean of the
 /// int8 rows times the scales, then the shapes' presence.
-fn device_bag(model: &ModerationModel, table: &[u8], scale_bytes: &[u8], text: &str) -> Vec<f32> {
+fn device_bag(
+    model: &ModerationModel,
+    table: &[u8],
+    scale_bytes: &[u8],
+    text: &str,
+) -> Result<Vec<f32>, ExportError> {
     let table = Table {
         rows: table,
         dim: model.embedding_dim,
     };
     let mut out = vec![0f32; model.embedding_dim + model.shapes.count_ones() as usize];
-    let filled = Bag::new(model.bucket_bits).and_then(|mut bag| {
-        bag.push(table, text.as_bytes());
-        bag.finish(table, scale_bytes, model.shapes, &mut out)
-    });
-    // The model was validated (bits, width), so the bag cannot refuse it.
-    debug_assert!(filled.is_ok());
-    out
+    let refused =
+        |e| ExportError::Calibration(format!("the device's embedding bag refuses the model: {e}"));
+    let mut bag = Bag::new(model.bucket_bits).map_err(refused)?;
+    bag.push(table, text.as_bytes());
+    bag.finish(table, scale_bytes, model.shapes, &mut out)
+        .map_err(refused)?;
+    Ok(out)
 }
 
 /// The int8 threshold for probability threshold `t` on the logistic's output (1/256, −128).
@@ -128,7 +133,7 @@ pub fn export_moderation(
     let calibration: Vec<Vec<f32>> = train_rows
         .iter()
         .map(|&i| device_bag(model, &table, &scale_bytes, &messages.texts[i]))
-        .collect();
+        .collect::<Result<_, _>>()?;
     let mut layers = model.layers.clone();
     if let Some(last) = layers.last_mut() {
         last.activation = Activation::Sigmoid;

@@ -38,6 +38,23 @@ pub enum Action {
     Block,
 }
 
+impl Action {
+    /// The action's name in a policy file and in tool output: `allow`, `flag`, `block`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Flag => "flag",
+            Action::Block => "block",
+        }
+    }
+}
+
+/// The probability an int8 category score (or threshold) stands for: the model ends in a
+/// logistic whose output steps are 1/256 from −128, so `q` means `(q + 128) / 256`.
+pub fn score_probability(q: i16) -> f32 {
+    (f32::from(q) + 128.0) / 256.0
+}
+
 /// One policy category as the device sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CategorySpec<'a> {
@@ -512,6 +529,21 @@ impl Bag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn int8_scores_map_onto_probabilities_in_steps_of_1_256() {
+        assert_eq!(score_probability(-128), 0.0);
+        assert_eq!(score_probability(0), 0.5);
+        assert_eq!(score_probability(127), 255.0 / 256.0);
+        assert_eq!(score_probability(128), 1.0);
+        assert_eq!(std::format!("{:.4}", score_probability(-127)), "0.0039");
+    }
+
+    #[test]
+    fn actions_print_in_lower_case() {
+        let names = [Action::Allow, Action::Flag, Action::Block].map(Action::name);
+        assert_eq!(names, ["allow", "flag", "block"]);
+    }
     use proptest::prelude::*;
     use std::vec;
     use std::vec::Vec;

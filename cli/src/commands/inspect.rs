@@ -136,7 +136,7 @@ pub fn run(args: Args) -> Result {
                 format!(
                     "score >= {} (p >= {:.4})",
                     c.threshold,
-                    f32::from(c.threshold + 128) / 256.0
+                    mote_runtime::moderation::score_probability(c.threshold)
                 )
             };
             outln!("    {:<16} {:?} when {threshold}", c.name, c.action);

@@ -5,7 +5,7 @@
 use super::{read_file, Result};
 use crate::table::{read_rows, write_rows};
 use mote_exporter::evaluate::Runner;
-use mote_runtime::moderation::{Action, Moderation};
+use mote_runtime::moderation::{score_probability, Moderation};
 use mote_train::moderation::messages::{csv_field, read_texts};
 use std::path::PathBuf;
 
@@ -147,20 +147,6 @@ fn run_recommender(rec: &mote_runtime::Recommender<'_>, args: &Args) -> Result {
     Ok(())
 }
 
-/// The name `mote run` prints for an action.
-fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::Allow => "allow",
-        Action::Flag => "flag",
-        Action::Block => "block",
-    }
-}
-
-/// The probability an int8 moderation score stands for: `(q + 128) / 256`.
-fn score_probability(q: i8) -> f32 {
-    (f32::from(q) + 128.0) / 256.0
-}
-
 /// The output header of a moderation run: `text`, each category's probability then its hit,
 /// `action`.
 fn moderation_header(moderation: &Moderation<'_>) -> String {
@@ -195,10 +181,10 @@ fn run_moderation(moderation: &Moderation<'_>, args: &Args) -> Result {
         text.push_str(&csv_field(message));
         for (c, &q) in scores.iter().enumerate() {
             let hit = u8::from(verdict.in_category(c));
-            text.push_str(&format!(",{:.4},{hit}", score_probability(q)));
+            text.push_str(&format!(",{:.4},{hit}", score_probability(q.into())));
         }
         text.push(',');
-        text.push_str(action_name(verdict.action));
+        text.push_str(verdict.action.name());
         text.push('\n');
     }
     match &args.output {
@@ -318,26 +304,4 @@ fn run_gp(gp: &mote_runtime::GpModel<'_>, args: &Args) -> Result {
         None => out!("{text}"),
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn int8_scores_map_onto_probabilities_in_steps_of_1_256() {
-        assert_eq!(score_probability(-128), 0.0);
-        assert_eq!(score_probability(0), 0.5);
-        assert_eq!(score_probability(127), 255.0 / 256.0);
-        assert_eq!(format!("{:.4}", score_probability(-127)), "0.0039");
-    }
-
-    #[test]
-    fn actions_print_in_lower_case() {
-        let names: Vec<&str> = [Action::Allow, Action::Flag, Action::Block]
-            .into_iter()
-            .map(action_name)
-            .collect();
-        assert_eq!(names, ["allow", "flag", "block"]);
-    }
 }
